@@ -1,0 +1,80 @@
+"""Commands of the grid service: the API's input for the territory registry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Code = Annotated[
+    str,
+    Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+          description="Stable lowercase code, e.g. `jianshelu` or `jianshelu.dianzikeda.g01`"),
+]
+NameZh = Annotated[str, Field(min_length=1, max_length=64)]
+NameEn = Annotated[str, Field(min_length=1, max_length=128)]
+StreetKind = Literal["urban", "agriculture_related"]
+MemberRole = Literal["coordinator", "student_volunteer", "two_committees_member"]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegisterStreet(Command):
+    street_id: Code
+    name_zh: NameZh
+    name_en: NameEn
+    kind: StreetKind
+    sourced: bool = Field(description="True where public sources confirm this street")
+
+
+class RegisterCommunity(Command):
+    community_id: Code
+    street_id: Code
+    name_zh: NameZh
+    name_en: NameEn
+    sourced: bool = Field(description="True where public sources confirm this community")
+
+
+class GeoJsonPolygon(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["Polygon"]
+    coordinates: list[list[tuple[float, float]]] = Field(
+        min_length=1, description="Rings of [longitude, latitude]; the first is the outer ring"
+    )
+
+    @field_validator("coordinates")
+    @classmethod
+    def rings_are_closed(cls, rings: list[list[tuple[float, float]]]) -> Any:
+        for ring in rings:
+            if len(ring) < 4 or ring[0] != ring[-1]:
+                raise ValueError("each ring needs at least 4 positions, the last equal to the first")
+            for lon, lat in ring:
+                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                    raise ValueError(f"position ({lon}, {lat}) is not a longitude, latitude pair")
+        return rings
+
+
+class DrawGrid(Command):
+    grid_id: Code
+    community_id: Code
+    name_zh: NameZh
+    name_en: NameEn
+    households: int = Field(ge=0, description="Households in the grid; at least 300")
+    boundary: GeoJsonPolygon
+    illustrative: bool = Field(description="True for generated (not surveyed) grids")
+
+
+class RecountHouseholds(Command):
+    households: int = Field(ge=0)
+
+
+class EnrollMember(Command):
+    member_id: Code
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    role: MemberRole
+
+
+class AssignManager(Command):
+    member_id: Code

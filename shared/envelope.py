@@ -1,0 +1,129 @@
+"""The one envelope every event travels in: CloudEvents 1.0 attributes plus the store's own.
+
+An envelope's hash covers its canonical bytes and the hash of the previous event in the same
+stream, so each stream is a hash chain; the sealer chains all streams into one store-wide chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import orjson
+
+GENESIS_HASH = bytes(32)
+SPEC_VERSION = "1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: str
+    role: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"user_id": self.user_id, "role": self.role}
+
+
+SYSTEM = Actor(user_id="system", role="system")
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    street_id: str | None = None
+    community_id: str | None = None
+    grid_id: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "street_id": self.street_id,
+            "community_id": self.community_id,
+            "grid_id": self.grid_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event about to be appended: the store gives it its stream, version, hash and position."""
+
+    type: str
+    data: dict[str, Any]
+    schema_version: int = 1
+    id: UUID = field(default_factory=uuid4)
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    actor: Actor = SYSTEM
+    scope: Scope = Scope()
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    id: UUID
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    stream_id: str
+    stream_version: int
+    schema_version: int
+    actor: Actor
+    scope: Scope
+    correlation_id: UUID
+    causation_id: UUID | None
+    data: dict[str, Any]
+    prev_hash: bytes = GENESIS_HASH
+    hash: bytes = GENESIS_HASH
+    position: int | None = None
+
+    def canonical_bytes(self) -> bytes:
+        """Everything the event says, in one stable byte form (position and hashes excluded):
+        a JSON array of the attributes in a fixed order, a newline, then the data as JSON with
+        sorted keys."""
+        head = orjson.dumps([
+            self.id, self.source, self.type, self.subject, self.time.astimezone(UTC),
+            self.stream_id, self.stream_version, self.schema_version,
+            self.actor.user_id, self.actor.role,
+            self.scope.street_id, self.scope.community_id, self.scope.grid_id,
+            self.correlation_id, self.causation_id,
+        ], default=str)  # str() of a driver's own UUID type is the same canonical text
+        return head + b"\n" + self.data_bytes()
+
+    def data_bytes(self) -> bytes:
+        return orjson.dumps(self.data, option=orjson.OPT_SORT_KEYS)
+
+    def computed_hash(self) -> bytes:
+        return hashlib.sha256(self.prev_hash + self.canonical_bytes()).digest()
+
+
+def seal(
+    event: NewEvent,
+    *,
+    source: str,
+    stream_id: str,
+    stream_version: int,
+    prev_hash: bytes,
+    subject: str | None = None,
+) -> Envelope:
+    """The envelope of `event` at its place in a stream, chained onto `prev_hash`."""
+    envelope = Envelope(
+        id=event.id,
+        source=source,
+        type=event.type,
+        subject=subject or stream_id,
+        time=event.time.astimezone(UTC),
+        stream_id=stream_id,
+        stream_version=stream_version,
+        schema_version=event.schema_version,
+        actor=event.actor,
+        scope=event.scope,
+        correlation_id=event.correlation_id or event.id,
+        causation_id=event.causation_id,
+        data=event.data,
+        prev_hash=prev_hash,
+    )
+    # The hash covers the finished envelope, so it is set once, right after construction.
+    object.__setattr__(envelope, "hash", envelope.computed_hash())
+    return envelope

@@ -1,0 +1,363 @@
+"""The event store: one PostgreSQL schema per service, append-only, hash-chained per stream.
+
+Appends are coalesced: concurrent `append` calls wait on a queue and a few flusher tasks write
+each batch in one transaction with one multi-row INSERT (group commit). Each append is still
+checked on its own: optimistic concurrency per stream, idempotency by event id.
+
+Global positions come from a sequence. A transaction takes its transaction id *before* it draws
+positions, which is what lets `LogFollower` (shared/follower.py) prove that a gap is final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import orjson
+
+from shared.envelope import GENESIS_HASH, Actor, Envelope, NewEvent, Scope, seal
+from shared.errors import (
+    ConcurrencyConflict,
+    IdempotencyMismatch,
+    StoreUnavailable,
+)
+
+ANY_VERSION = None
+
+SCHEMA_DDL = """
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE SEQUENCE IF NOT EXISTS {s}.event_position;
+CREATE TABLE IF NOT EXISTS {s}.events (
+    position        bigint PRIMARY KEY DEFAULT nextval('{s}.event_position'),
+    id              uuid NOT NULL UNIQUE,
+    stream_id       text NOT NULL,
+    stream_version  integer NOT NULL,
+    type            text NOT NULL,
+    schema_version  integer NOT NULL,
+    source          text NOT NULL,
+    subject         text NOT NULL,
+    time            timestamptz NOT NULL,
+    actor_id        text NOT NULL,
+    actor_role      text NOT NULL,
+    street_id       text,
+    community_id    text,
+    grid_id         text,
+    correlation_id  uuid NOT NULL,
+    causation_id    uuid,
+    data            jsonb NOT NULL,
+    prev_hash       bytea NOT NULL,
+    hash            bytea NOT NULL,
+    UNIQUE (stream_id, stream_version)
+);
+CREATE TABLE IF NOT EXISTS {s}.streams (
+    stream_id  text PRIMARY KEY,
+    version    integer NOT NULL DEFAULT 0,
+    last_hash  bytea NOT NULL DEFAULT '\\x{genesis}'
+);
+CREATE TABLE IF NOT EXISTS {s}.cursors (
+    name        text PRIMARY KEY,
+    position    bigint NOT NULL,
+    published   bigint NOT NULL DEFAULT 0,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS {s}.seals (
+    position    bigint PRIMARY KEY,
+    chain_hash  bytea NOT NULL,
+    sealed      bigint NOT NULL,
+    sealed_at   timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+EVENT_COLUMNS = (
+    "position, id, stream_id, stream_version, type, schema_version, source, subject, time, "
+    "actor_id, actor_role, street_id, community_id, grid_id, correlation_id, causation_id, "
+    "data::text AS data, prev_hash, hash"
+)
+
+COPY_COLUMNS = [
+    "position", "id", "stream_id", "stream_version", "type", "schema_version", "source",
+    "subject", "time", "actor_id", "actor_role", "street_id", "community_id", "grid_id",
+    "correlation_id", "causation_id", "data", "prev_hash", "hash",
+]
+
+RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    version: int
+    positions: list[int]
+    replayed: bool = False
+
+
+@dataclass(slots=True)
+class _Append:
+    stream_id: str
+    expected: int | None
+    events: list[NewEvent]
+    future: asyncio.Future[AppendResult]
+    envelopes: list[Envelope] = field(default_factory=list)
+
+
+def _row(position: int, e: Envelope) -> tuple[Any, ...]:
+    return (
+        position, e.id, e.stream_id, e.stream_version, e.type, e.schema_version, e.source,
+        e.subject, e.time, e.actor.user_id, e.actor.role, e.scope.street_id,
+        e.scope.community_id, e.scope.grid_id, e.correlation_id, e.causation_id,
+        e.data_bytes().decode(), e.prev_hash, e.hash,
+    )
+
+
+def envelope_from_row(row: asyncpg.Record) -> Envelope:
+    return Envelope(
+        id=row["id"],
+        source=row["source"],
+        type=row["type"],
+        subject=row["subject"],
+        time=row["time"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        schema_version=row["schema_version"],
+        actor=Actor(row["actor_id"], row["actor_role"]),
+        scope=Scope(row["street_id"], row["community_id"], row["grid_id"]),
+        correlation_id=row["correlation_id"],
+        causation_id=row["causation_id"],
+        data=orjson.loads(row["data"]),
+        prev_hash=bytes(row["prev_hash"]),
+        hash=bytes(row["hash"]),
+        position=row["position"],
+    )
+
+
+def validate_schema_name(schema: str) -> str:
+    if not schema.replace("_", "").isalnum() or not schema[0].isalpha():
+        raise ValueError(f"not a plain schema name: {schema!r}")
+    return schema
+
+
+class EventStore:
+    """One service's event store. Make it in a composition root; `close()` it on shutdown."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        schema: str,
+        source: str,
+        *,
+        flushers: int = 2,
+        max_batch_events: int = 5000,
+    ) -> None:
+        self.pool = pool
+        self.schema = validate_schema_name(schema)
+        self.source = source
+        self._flushers = flushers
+        self._max_batch_events = max_batch_events
+        self._queue: asyncio.Queue[_Append] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def setup(self) -> None:
+        """Create the schema and tables if they are missing (safe to run concurrently)."""
+        ddl = SCHEMA_DDL.format(s=self.schema, genesis=GENESIS_HASH.hex())
+        async with self.pool.acquire() as con:
+            async with con.transaction():
+                await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self.schema)
+                await con.execute(ddl)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    async def append(
+        self, stream_id: str, expected_version: int | None, events: list[NewEvent]
+    ) -> AppendResult:
+        """Append `events` to `stream_id` if it is at `expected_version` (0: a new stream;
+        None: any version). Retrying with the same event ids returns the first result."""
+        if not events:
+            raise ValueError("append needs at least one event")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._flush_forever()) for _ in range(self._flushers)
+            ]
+        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Append(stream_id, expected_version, list(events), future))
+        return await future
+
+    async def _flush_forever(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            size = len(batch[0].events)
+            while size < self._max_batch_events and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                size += len(batch[-1].events)
+            await self._flush(batch)
+
+    async def _flush(self, batch: list[_Append]) -> None:
+        for attempt in range(5):
+            try:
+                outcomes = await self._commit(batch)
+                break
+            except RETRYABLE:
+                if attempt == 4:
+                    outcomes = [StoreUnavailable("append kept deadlocking")] * len(batch)
+                    break
+                await asyncio.sleep(0.001 * 2**attempt)
+            except UNAVAILABLE as exc:
+                outcomes = [StoreUnavailable(f"event store unavailable: {exc}")] * len(batch)
+                break
+            except Exception as exc:  # an unexpected fault must reach every waiting caller
+                outcomes = [exc] * len(batch)
+                break
+        for request, outcome in zip(batch, outcomes, strict=True):
+            if request.future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                request.future.set_exception(outcome)
+            else:
+                request.future.set_result(outcome)
+
+    async def _commit(self, batch: list[_Append]) -> list[AppendResult | Exception]:
+        async with self.pool.acquire() as con, con.transaction():
+            heads, known = await self._lock_heads(con, batch)
+            outcomes, accepted = self._decide(batch, heads, known)
+            if accepted:
+                envelopes = [env for i in accepted for env in batch[i].envelopes]
+                positions = await self._insert(con, envelopes, heads)
+                for i in accepted:
+                    request = batch[i]
+                    outcomes[i] = AppendResult(
+                        version=request.envelopes[-1].stream_version,
+                        positions=[positions[env.id] for env in request.envelopes],
+                    )
+        return outcomes
+
+    async def _lock_heads(
+        self, con: asyncpg.Connection, batch: list[_Append]
+    ) -> tuple[dict[str, tuple[int, bytes]], dict[UUID, asyncpg.Record]]:
+        """Lock the head row of every stream in the batch (in sorted order, so concurrent
+        flushes cannot deadlock) and find which event ids are already stored.
+
+        The upsert writes, so the transaction takes its id here, before `_insert` draws
+        positions: the ordering that LogFollower relies on."""
+        rows = await con.fetch(
+            f"WITH heads AS (INSERT INTO {self.schema}.streams (stream_id) "
+            "SELECT unnest($1::text[]) ON CONFLICT (stream_id) "
+            "DO UPDATE SET stream_id = excluded.stream_id "
+            "RETURNING stream_id, version, last_hash) "
+            "SELECT stream_id, version, last_hash, NULL::uuid AS id, NULL::bigint AS position "
+            "FROM heads UNION ALL "
+            f"SELECT NULL, stream_version, NULL, id, position FROM {self.schema}.events "
+            "WHERE id = ANY($2::uuid[])",
+            sorted({request.stream_id for request in batch}),
+            [event.id for request in batch for event in request.events],
+        )
+        heads = {r["stream_id"]: (r["version"], bytes(r["last_hash"])) for r in rows if r["id"] is None}
+        known = {r["id"]: r for r in rows if r["id"] is not None}
+        return heads, known
+
+    def _decide(
+        self,
+        batch: list[_Append],
+        heads: dict[str, tuple[int, bytes]],
+        known: dict[UUID, asyncpg.Record],
+    ) -> tuple[list[AppendResult | Exception], list[int]]:
+        """Check each append on its own (idempotent replay, expected version) and seal the
+        accepted ones onto their stream's chain; `heads` advances as they are accepted."""
+        outcomes: list[AppendResult | Exception] = []
+        accepted: list[int] = []
+        for i, request in enumerate(batch):
+            hits = [known.get(event.id) for event in request.events]
+            version, last_hash = heads[request.stream_id]
+            if all(hits):
+                outcomes.append(AppendResult(
+                    version=max(hit["version"] for hit in hits),
+                    positions=[hit["position"] for hit in hits],
+                    replayed=True,
+                ))
+                continue
+            if any(hits):
+                outcomes.append(IdempotencyMismatch(
+                    "some of these event ids were already appended, others not"
+                ))
+                continue
+            if request.expected is not None and request.expected != version:
+                outcomes.append(ConcurrencyConflict(request.stream_id, request.expected, version))
+                continue
+            for event in request.events:
+                version += 1
+                envelope = seal(
+                    event, source=self.source, stream_id=request.stream_id,
+                    stream_version=version, prev_hash=last_hash,
+                )
+                last_hash = envelope.hash
+                request.envelopes.append(envelope)
+            heads[request.stream_id] = (version, last_hash)
+            accepted.append(i)
+            outcomes.append(AppendResult(version=version, positions=[]))  # filled after insert
+        return outcomes, accepted
+
+    async def _insert(
+        self,
+        con: asyncpg.Connection,
+        envelopes: list[Envelope],
+        heads: dict[str, tuple[int, bytes]],
+    ) -> dict[UUID, int]:
+        """Move the streams' heads, draw positions, and COPY the sealed envelopes in."""
+        touched = sorted({e.stream_id for e in envelopes})
+        positions = await con.fetch(
+            f"WITH moved AS (UPDATE {self.schema}.streams AS s "
+            "SET version = h.version, last_hash = h.last_hash "
+            "FROM unnest($1::text[], $2::int[], $3::bytea[]) AS h(stream_id, version, last_hash) "
+            "WHERE s.stream_id = h.stream_id) "
+            f"SELECT nextval('{self.schema}.event_position') FROM generate_series(1, $4)",
+            touched,
+            [heads[t][0] for t in touched],
+            [heads[t][1] for t in touched],
+            len(envelopes),
+        )
+        numbers = [row[0] for row in positions]
+        await con.copy_records_to_table(
+            "events",
+            schema_name=self.schema,
+            columns=COPY_COLUMNS,
+            records=[_row(n, e) for n, e in zip(numbers, envelopes, strict=True)],
+        )
+        return {e.id: n for n, e in zip(numbers, envelopes, strict=True)}
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        *,
+        up_to_version: int | None = None,
+        up_to_time: datetime | None = None,
+    ) -> list[Envelope]:
+        """A stream's events in version order, optionally as it stood at a version or time."""
+        try:
+            rows = await self.pool.fetch(
+                f"SELECT {EVENT_COLUMNS} FROM {self.schema}.events WHERE stream_id = $1 "
+                "AND ($2::int IS NULL OR stream_version <= $2) "
+                "AND ($3::timestamptz IS NULL OR time <= $3) ORDER BY stream_version",
+                stream_id,
+                up_to_version,
+                up_to_time,
+            )
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"event store unavailable: {exc}") from exc
+        return [envelope_from_row(row) for row in rows]
+
+    async def stream_version(self, stream_id: str) -> int:
+        version = await self.pool.fetchval(
+            f"SELECT version FROM {self.schema}.streams WHERE stream_id = $1", stream_id
+        )
+        return version or 0
+
