@@ -1,8 +1,71 @@
-"""The `jiedao` command."""
+"""The `jiedao` command: start the platform, run its processes, run the tests."""
 
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
 import sys
+from pathlib import Path
+
+from deploy import processes
+
+API_BASE_PORT = 8100
 
 
-def main() -> None:
-    print("jiedao: commands not wired yet", file=sys.stderr)
-    sys.exit(2)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="jiedao", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start the whole platform (embedded by default)")
+    up.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+    up.add_argument("--port", type=int, default=API_BASE_PORT, help="first API port")
+    commands.add_parser("test", help="run the test suite").add_argument("pytest_args", nargs="*")
+    for name, text in (("api", "a service's HTTP API"), ("relay", "a service's outbox relay"),
+                       ("worker", "a service's Faust worker")):
+        sub = commands.add_parser(name, help=f"run {text} (as `jiedao up` does)")
+        sub.add_argument("service")
+        if name == "api":
+            sub.add_argument("--host", default="127.0.0.1")
+            sub.add_argument("--port", type=int, default=API_BASE_PORT)
+    args = parser.parse_args(argv)
+
+    if args.command == "test":
+        sys.exit(run_tests(args.pytest_args))
+    if args.command == "up":
+        from deploy.up import up as start_platform
+
+        sys.exit(start_platform(first_port=args.port, demo=not args.no_demo))
+    service = _service(args.service)
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    if args.command == "api":
+        processes.run_api(service, settings, args.host, args.port)
+    elif args.command == "relay":
+        processes.run_relay(service, settings)
+    elif args.command == "worker":
+        processes.run_worker(service, settings)
+
+
+def _service(name: str) -> processes.Service:
+    known = processes.services()
+    if name not in known:
+        raise SystemExit(f"unknown service {name!r}; known: {', '.join(known)}")
+    return known[name]
+
+
+def run_tests(pytest_args: list[str]) -> int:
+    """pytest over tests/; a run that skipped a test or ran none fails (see tests/conftest.py)."""
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "pytest", *pytest_args]
+    code = subprocess.call(command, cwd=root)
+    if code == 5:
+        print("jiedao test: no test ran", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    main()

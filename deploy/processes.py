@@ -1,0 +1,74 @@
+"""What each kind of process runs: a service's API, its relay (and sealer), its Faust worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import faust
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from shared.db import create_pool
+from shared.kafka import topic_for
+from shared.relay import Relay, ensure_topic
+from shared.sealer import Sealer
+from shared.settings import Settings
+from shared.store import EventStore
+
+log = logging.getLogger("jiedao")
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    create_app: Callable[[Settings], FastAPI]
+    create_worker_app: Callable[[Settings], faust.App] | None
+
+
+def services() -> dict[str, Service]:
+    """The services that run today (imported here, not at module import time)."""
+    from services.grid.app import create_app as grid_app
+    from services.grid.streams import create_worker_app as grid_worker
+
+    return {"grid": Service("grid", grid_app, grid_worker)}
+
+
+def run_api(service: Service, settings: Settings, host: str, port: int) -> None:
+    uvicorn.run(service.create_app(settings), host=host, port=port, log_level="warning")
+
+
+def run_worker(service: Service, settings: Settings) -> None:
+    if service.create_worker_app is None:
+        raise SystemExit(f"{service.name} has no stream worker")
+    app = service.create_worker_app(settings)
+    faust.Worker(app, loglevel="WARNING").execute_from_commandline()
+
+
+async def relay_forever(service: Service, settings: Settings) -> None:
+    bootstrap, topic = settings.require_kafka(), topic_for(service.name)
+    pool = await create_pool(settings.require_database(), max_size=4)
+    store = EventStore(pool, service.name, service.name)
+    await store.setup()
+    recreated = await ensure_topic(bootstrap, topic, settings.topic_partitions)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        relay = Relay(store, producer, topic)
+        await relay.resume(topic_was_recreated=recreated)
+        log.info("relay %s -> %s from position %s", service.name, topic, relay.published)
+        await asyncio.gather(relay.run(), Sealer(store).run())
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
+def run_relay(service: Service, settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        asyncio.run(relay_forever(service, settings))
+    except KeyboardInterrupt:
+        pass

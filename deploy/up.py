@@ -1,0 +1,106 @@
+"""`jiedao up`: PostgreSQL and Kafka (embedded unless the environment names external ones),
+then every service as its own processes (API, relay, Faust worker), then the demo data."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from deploy.demo import load_territory
+from deploy.embedded import EmbeddedKafka, EmbeddedPostgres
+from deploy.processes import services
+from deploy.supervisor import ProcessSpec, Supervisor, SupervisorError
+from shared.db import ensure_database
+from shared.settings import Settings, get_settings
+
+
+def _infrastructure(settings: Settings, data_dir: Path, stack: ExitStack) -> dict[str, str]:
+    if settings.database_url:
+        database_url = settings.database_url
+        print(f"PostgreSQL: external ({database_url.split('@')[-1]})", flush=True)
+    else:
+        print("PostgreSQL: starting embedded server ...", flush=True)
+        postgres = stack.enter_context(EmbeddedPostgres(data_dir / "pg"))
+        database_url = asyncio.run(ensure_database(postgres.url, "jiedao"))
+    if settings.kafka_bootstrap_servers:
+        bootstrap = settings.kafka_bootstrap_servers
+        print(f"Kafka: external ({bootstrap})", flush=True)
+    else:
+        print("Kafka: starting embedded Tansu broker ...", flush=True)
+        bootstrap = stack.enter_context(EmbeddedKafka(log_dir=data_dir / "logs")).bootstrap
+    return {
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "JIEDAO_DATA_DIR": str(data_dir),
+    }
+
+
+def _process_specs(env: dict[str, str], first_port: int) -> tuple[list[ProcessSpec], dict]:
+    run = [sys.executable, "-m", "deploy.cli"]
+    specs, urls = [], {}
+    for i, name in enumerate(services()):
+        port = first_port + i
+        urls[name] = f"http://127.0.0.1:{port}"
+        specs += [
+            ProcessSpec(f"{name}-api", [*run, "api", name, "--port", str(port)], env,
+                        health_url=f"{urls[name]}/health"),
+            ProcessSpec(f"{name}-relay", [*run, "relay", name], env),
+            ProcessSpec(f"{name}-worker", [*run, "worker", name], env),
+        ]
+    return specs, urls
+
+
+async def _load_demo(urls: dict[str, str]) -> None:
+    async with httpx.AsyncClient(base_url=urls["grid"], timeout=30) as client:
+        applied = await load_territory(client)
+    print(f"demo territory loaded ({applied} new commands)", flush=True)
+
+
+def _print_urls(urls: dict[str, str]) -> None:
+    print("\njiedao is up:")
+    for name, url in urls.items():
+        print(f"  {name:<12} {url}/docs   (API docs)")
+    print(f"  territory    {urls['grid']}/territory/streets")
+    print("Press Ctrl-C to stop.\n", flush=True)
+
+
+def up(first_port: int, demo: bool) -> int:
+    settings = get_settings()
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        env = _infrastructure(settings, data_dir, stack)
+        specs, urls = _process_specs(env, first_port)
+        supervisor = stack.enter_context(_Stoppable(specs, data_dir / "logs"))
+        try:
+            supervisor.start()
+            if demo:
+                asyncio.run(_load_demo(urls))
+        except SupervisorError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        _print_urls(urls)
+        return supervisor.wait()
+    return 0
+
+
+class _Stoppable(Supervisor):
+    """A supervisor that Ctrl-C and SIGTERM stop cleanly, as a context manager."""
+
+    def __init__(self, specs: list[ProcessSpec], log_dir: Path) -> None:
+        super().__init__(specs, log_dir=log_dir)
+
+    def __enter__(self) -> _Stoppable:
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            print(f"\nreceived {signal.Signals(signum).name}, stopping ...", flush=True)
+            self.request_stop()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        return self

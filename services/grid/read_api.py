@@ -1,0 +1,129 @@
+"""Read endpoints over the territory read model (built by the Faust worker)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import asyncpg
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from shapely.geometry import Point, shape
+
+from shared.errors import NotFound
+from shared.http import page
+
+router = APIRouter(prefix="/territory", tags=["territory (read)"])
+
+
+class TerritoryView:
+    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
+        self.pool = pool
+        self.s = schema
+
+    async def streets(self) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            f"SELECT st.*, count(DISTINCT c.community_id) AS communities, "
+            f"count(g.grid_id) AS grids, coalesce(sum(g.households), 0) AS households "
+            f"FROM {self.s}.streets st LEFT JOIN {self.s}.communities c USING (street_id) "
+            f"LEFT JOIN {self.s}.grids g USING (community_id) "
+            "GROUP BY st.street_id ORDER BY st.kind DESC, st.street_id"
+        )
+        return [dict(r) for r in rows]
+
+    async def street(self, street_id: str) -> dict[str, Any]:
+        row = await self.pool.fetchrow(
+            f"SELECT * FROM {self.s}.streets WHERE street_id = $1", street_id
+        )
+        if row is None:
+            raise NotFound(f"no street {street_id!r}", field="street_id")
+        communities = await self.pool.fetch(
+            f"SELECT c.*, count(g.grid_id) AS grids, coalesce(sum(g.households), 0) AS households "
+            f"FROM {self.s}.communities c LEFT JOIN {self.s}.grids g USING (community_id) "
+            "WHERE c.street_id = $1 GROUP BY c.community_id ORDER BY c.community_id",
+            street_id,
+        )
+        return {**dict(row), "communities": [dict(c) for c in communities]}
+
+    async def community(self, community_id: str) -> dict[str, Any]:
+        row = await self.pool.fetchrow(
+            f"SELECT * FROM {self.s}.communities WHERE community_id = $1", community_id
+        )
+        if row is None:
+            raise NotFound(f"no community {community_id!r}", field="community_id")
+        grids = await self.pool.fetch(
+            f"SELECT grid_id, name_zh, name_en, households, illustrative, manager_id "
+            f"FROM {self.s}.grids WHERE community_id = $1 ORDER BY grid_id",
+            community_id,
+        )
+        return {**dict(row), "grids": [dict(g) for g in grids]}
+
+    async def grid(self, grid_id: str) -> dict[str, Any]:
+        row = await self.pool.fetchrow(
+            f"SELECT grid_id, community_id, street_id, name_zh, name_en, households, "
+            f"illustrative, manager_id, boundary::text AS boundary FROM {self.s}.grids "
+            "WHERE grid_id = $1",
+            grid_id,
+        )
+        if row is None:
+            raise NotFound(f"no grid {grid_id!r}", field="grid_id")
+        members = await self.pool.fetch(
+            f"SELECT member_id, name, role FROM {self.s}.members WHERE grid_id = $1 "
+            "ORDER BY member_id",
+            grid_id,
+        )
+        grid = dict(row)
+        grid["boundary"] = orjson.loads(grid["boundary"])
+        return {**grid, "members": [dict(m) for m in members]}
+
+    async def locate(self, lon: float, lat: float) -> dict[str, Any]:
+        """The grid whose boundary contains the point (bounding boxes first, then exact)."""
+        candidates = await self.pool.fetch(
+            f"SELECT grid_id, community_id, street_id, boundary::text AS boundary "
+            f"FROM {self.s}.grids WHERE min_lon <= $1 AND $1 <= max_lon "
+            "AND min_lat <= $2 AND $2 <= max_lat ORDER BY grid_id",
+            lon,
+            lat,
+        )
+        point = Point(lon, lat)
+        for row in candidates:
+            if shape(orjson.loads(row["boundary"])).covers(point):
+                return {k: row[k] for k in ("grid_id", "community_id", "street_id")}
+        raise NotFound(f"no grid contains ({lon}, {lat})", field="lon")
+
+
+def get_view(request: Request) -> TerritoryView:
+    return request.app.state.territory_view
+
+
+ViewDep = Annotated[TerritoryView, Depends(get_view)]
+
+
+@router.get("/streets")
+async def list_streets(view: ViewDep) -> dict[str, Any]:
+    """The district's streets with their community, grid and household counts."""
+    return page(await view.streets())
+
+
+@router.get("/streets/{street_id}")
+async def get_street(street_id: str, view: ViewDep) -> dict[str, Any]:
+    return await view.street(street_id)
+
+
+@router.get("/communities/{community_id}")
+async def get_community(community_id: str, view: ViewDep) -> dict[str, Any]:
+    return await view.community(community_id)
+
+
+@router.get("/grids/{grid_id}")
+async def get_grid(grid_id: str, view: ViewDep) -> dict[str, Any]:
+    return await view.grid(grid_id)
+
+
+@router.get("/locate")
+async def locate(
+    view: ViewDep,
+    lon: Annotated[float, Query(ge=-180, le=180, description="longitude")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="latitude")],
+) -> dict[str, Any]:
+    """Which grid (and community, street) a location falls in."""
+    return await view.locate(lon, lat)

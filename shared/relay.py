@@ -1,0 +1,108 @@
+"""The outbox relay: publishes a store's committed events to the service's Kafka topic.
+
+Order: store order (so per stream, version order; the stream id is the key). Delivery: at
+least once; the cursor moves only after the broker acknowledged the batch, so a crash re-sends
+at most one batch and consumers deduplicate by stream version. The PostgreSQL store is the
+record: if the broker lost the topic (Tansu keeps topics in memory only), the relay
+re-publishes the whole store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shared.follower import LogFollower
+from shared.kafka import to_message
+from shared.store import EventStore
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_topic(bootstrap: str, topic: str, partitions: int) -> bool:
+    """Create `topic` if the broker lacks it; True when it had to be created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        if topic in await admin.list_topics():
+            return False
+        await admin.create_topics([NewTopic(topic, partitions, replication_factor=1)])
+        return True
+    finally:
+        await admin.close()
+
+
+class Relay:
+    def __init__(
+        self,
+        store: EventStore,
+        producer: AIOKafkaProducer,
+        topic: str,
+        *,
+        name: str = "relay",
+        batch: int = 5000,
+    ) -> None:
+        self.store = store
+        self.producer = producer
+        self.topic = topic
+        self.name = name
+        self.batch = batch
+        self._follower: LogFollower | None = None
+        self.published = 0
+
+    async def resume(self, *, topic_was_recreated: bool = False) -> None:
+        """Continue from the stored cursor, or from the start if the broker lost the topic."""
+        row = await self.store.pool.fetchrow(
+            f"SELECT position, published FROM {self.store.schema}.cursors WHERE name = $1",
+            self.name,
+        )
+        position, self.published = (row["position"], row["published"]) if row else (0, 0)
+        if topic_was_recreated and position:
+            log.warning(
+                "topic %s was missing on the broker: re-publishing %s from the start",
+                self.topic, self.store.schema,
+            )
+            position, self.published = 0, 0
+        self._follower = LogFollower(self.store, position)
+
+    async def publish_once(self) -> int:
+        """Publish what has committed since the cursor; returns how many events."""
+        if self._follower is None:
+            await self.resume()
+        assert self._follower is not None
+        events = await self._follower.poll(self.batch)
+        if not events:
+            return 0
+        sent = []
+        for event in events:
+            message = to_message(event)
+            sent.append(await self.producer.send(
+                self.topic, key=message.key, value=message.value,
+                headers=list(message.headers.items()),
+            ))
+        await asyncio.gather(*sent)
+        self.published += len(events)
+        await self.store.pool.execute(
+            f"INSERT INTO {self.store.schema}.cursors (name, position, published) "
+            "VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+            "published = excluded.published, updated_at = now()",
+            self.name,
+            self._follower.position,
+            self.published,
+        )
+        return len(events)
+
+    async def run(self, *, idle_seconds: float = 0.05, retry_seconds: float = 1.0) -> None:
+        while True:
+            try:
+                if await self.publish_once() == 0:
+                    await asyncio.sleep(idle_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database outage: back off, resume from cursor
+                log.warning("relay %s: %s; retrying from the stored cursor", self.name, exc)
+                self._follower = None
+                await asyncio.sleep(retry_seconds)

@@ -1,0 +1,68 @@
+"""The composition root every service's HTTP API is built with."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, FastAPI
+
+from shared import projection
+from shared.db import create_pool
+from shared.events import EventRegistry
+from shared.http import install_error_handlers
+from shared.projection import Projection
+from shared.repository import Repository
+from shared.settings import Settings, get_settings
+from shared.store import EventStore
+
+
+@dataclass
+class ServiceSpec:
+    name: str  # also the event store's schema and the event `source`
+    title: str
+    registry: EventRegistry
+    routers: list[APIRouter]
+    projections: list[Projection] = field(default_factory=list)
+    # Puts read-side objects (views) on app.state once the pool exists.
+    attach: Callable[[Any, asyncpg.Pool], None] = lambda state, pool: None
+
+
+def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.require_database())
+        store = EventStore(pool, spec.name, spec.name)
+        await store.setup()
+        for p in spec.projections:
+            await projection.setup(pool, p)
+        app.state.pool, app.state.store = pool, store
+        app.state.repository = Repository(store, spec.registry)
+        spec.attach(app.state, pool)
+        try:
+            yield
+        finally:
+            await store.close()
+            await pool.close()
+
+    app = FastAPI(title=spec.title, lifespan=lifespan)
+    install_error_handlers(app)
+    for router in spec.routers:
+        app.include_router(router)
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, str]:
+        await app.state.pool.fetchval("SELECT 1")
+        return {"status": "ok", "service": spec.name}
+
+    @app.get("/events/schemas", tags=["operations"])
+    async def event_schemas() -> dict[str, Any]:
+        """JSON Schema of every event type this service emits."""
+        return spec.registry.json_schemas()
+
+    return app

@@ -1,0 +1,50 @@
+"""Settings, read once from the environment (see the README's configuration table)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    environment: Literal["development", "production"] = Field(
+        "development", alias="JIEDAO_ENV"
+    )
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    kafka_bootstrap_servers: str | None = Field(None, alias="KAFKA_BOOTSTRAP_SERVERS")
+    data_dir: Path = Field(Path(".jiedao"), alias="JIEDAO_DATA_DIR")
+    topic_partitions: int = Field(4, ge=1, alias="JIEDAO_TOPIC_PARTITIONS")
+    kafka_session_timeout: float = Field(4.0, gt=0, alias="JIEDAO_KAFKA_SESSION_TIMEOUT")
+    demo_api_key: str = Field("jiedao-demo-key", alias="JIEDAO_DEMO_API_KEY")
+
+    @model_validator(mode="after")
+    def production_needs_real_services(self) -> Settings:
+        if self.environment == "production":
+            if not self.database_url or not self.kafka_bootstrap_servers:
+                raise ValueError("production needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS")
+            if self.demo_api_key == "jiedao-demo-key":
+                raise ValueError("production must not use the demo API key")
+        return self
+
+    def require_database(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set (`jiedao up` sets it for its processes)")
+        return self.database_url
+
+    def require_kafka(self) -> str:
+        if not self.kafka_bootstrap_servers:
+            raise RuntimeError(
+                "KAFKA_BOOTSTRAP_SERVERS is not set (`jiedao up` sets it for its processes)"
+            )
+        return self.kafka_bootstrap_servers
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

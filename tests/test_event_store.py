@@ -1,0 +1,85 @@
+"""The event store's contract, on a real PostgreSQL."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.envelope import GENESIS_HASH, NewEvent
+from shared.errors import ConcurrencyConflict, IdempotencyMismatch
+from shared.store import EventStore
+
+
+@pytest.fixture
+async def store(pg_pool, schema):
+    store = EventStore(pg_pool, schema, "test")
+    await store.setup()
+    yield store
+    await store.close()
+
+
+def events(n: int, **data) -> list[NewEvent]:
+    return [NewEvent("test.thing.happened", {"n": i, **data}) for i in range(n)]
+
+
+async def test_append_returns_positions_and_chains_the_stream(store):
+    first = await store.append("s-1", 0, events(2))
+    second = await store.append("s-1", 2, events(1))
+    assert first.version == 2 and second.version == 3
+    assert first.positions[0] < first.positions[1] < second.positions[0]
+    stored = await store.read_stream("s-1")
+    assert [e.stream_version for e in stored] == [1, 2, 3]
+    assert stored[0].prev_hash == GENESIS_HASH
+    assert [e.prev_hash for e in stored[1:]] == [e.hash for e in stored[:-1]]
+    assert all(e.computed_hash() == e.hash for e in stored)
+
+
+async def test_two_writers_at_the_same_version_one_wins_one_conflicts(store):
+    await store.append("s-1", 0, events(1))
+    outcomes = await asyncio.gather(
+        store.append("s-1", 1, events(1, who="a")),
+        store.append("s-1", 1, events(1, who="b")),
+        return_exceptions=True,
+    )
+    conflicts = [o for o in outcomes if isinstance(o, ConcurrencyConflict)]
+    assert len(conflicts) == 1 and conflicts[0].actual == 2
+    assert len(await store.read_stream("s-1")) == 2
+
+
+async def test_a_retried_append_is_stored_once_with_its_first_positions(store):
+    batch = events(3)
+    first = await store.append("s-1", 0, batch)
+    retry = await store.append("s-1", 0, batch)
+    assert retry.positions == first.positions and retry.replayed
+    assert len(await store.read_stream("s-1")) == 3
+
+
+async def test_reusing_some_event_ids_is_refused(store):
+    batch = events(2)
+    await store.append("s-1", 0, batch[:1])
+    with pytest.raises(IdempotencyMismatch):
+        await store.append("s-1", 1, batch)
+
+
+async def test_read_stream_up_to_a_version_or_a_time(store):
+    await store.append("s-1", 0, events(3))
+    assert [e.stream_version for e in await store.read_stream("s-1", up_to_version=2)] == [1, 2]
+    cut = datetime.now(UTC)
+    await asyncio.sleep(0.01)
+    await store.append("s-1", 3, events(1))
+    assert len(await store.read_stream("s-1", up_to_time=cut)) == 3
+
+
+async def test_append_with_any_version_and_empty_append(store):
+    await store.append("s-1", None, events(1))
+    assert (await store.append("s-1", None, events(1))).version == 2
+    with pytest.raises(ValueError):
+        await store.append("s-1", None, [])
+
+
+async def test_event_data_and_envelope_survive_the_round_trip(store):
+    event = NewEvent("test.thing.happened", {"名称": "建设路街道", "n": 1.5, "list": [1, None]})
+    await store.append("s-1", 0, [event])
+    (stored,) = await store.read_stream("s-1")
+    assert stored.data == event.data and stored.id == event.id
+    assert stored.correlation_id == event.id and stored.source == "test"

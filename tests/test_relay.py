@@ -1,0 +1,115 @@
+"""The outbox relay publishes every committed event to Kafka, and survives being killed."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared.envelope import NewEvent
+from shared.kafka import from_message
+from shared.relay import Relay
+from shared.store import EventStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def store(pg_pool, schema):
+    store = EventStore(pg_pool, schema, "test")
+    await store.setup()
+    yield store
+    await store.close()
+
+
+async def fill(store: EventStore, streams: int, per_stream: int) -> None:
+    for i in range(per_stream):
+        await asyncio.gather(*(
+            store.append(f"s-{s}", i, [NewEvent("test.thing.happened", {"s": s, "i": i})])
+            for s in range(streams)
+        ))
+
+
+async def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30) -> list:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    messages, ids = [], set()
+    try:
+        async with asyncio.timeout(timeout):
+            while len(ids) < expected:  # duplicates are allowed: count distinct events
+                batch = await consumer.getmany(timeout_ms=500)
+                messages += [m for records in batch.values() for m in records]
+                ids = {dict(m.headers)["ce_id"] for m in messages}
+    except TimeoutError:
+        pass
+    finally:
+        await consumer.stop()
+    return messages
+
+
+async def test_every_event_is_published_with_cloudevents_headers(store, kafka_bootstrap, topic):
+    await fill(store, streams=3, per_stream=5)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        relay = Relay(store, producer, topic)
+        while await relay.publish_once():
+            pass
+    finally:
+        await producer.stop()
+
+    messages = await consume_all(kafka_bootstrap, topic, expected=15)
+    assert len(messages) == 15
+    headers = dict(messages[0].headers)
+    for name in ("ce_id", "ce_type", "ce_source", "ce_subject", "ce_time", "ce_specversion",
+                 "ce_streamid", "ce_streamversion", "ce_position", "content-type"):
+        assert name in headers, name
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["content-type"] == b"application/json"
+    envelopes = [from_message(m.headers, m.key, m.value) for m in messages]
+    assert all(m.key == e.stream_id.encode() for m, e in zip(messages, envelopes, strict=True))
+    stored = {e.id: e for s in range(3) for e in await store.read_stream(f"s-{s}")}
+    assert {e.id for e in envelopes} == set(stored)
+    assert all(e.hash == stored[e.id].hash and e.data == stored[e.id].data for e in envelopes)
+    for s in range(3):  # one stream's events arrive in version order
+        versions = [e.stream_version for e in envelopes if e.stream_id == f"s-{s}"]
+        assert versions == sorted(versions)
+
+
+async def test_killing_the_relay_mid_stream_loses_no_event(
+    store, pg_pool, schema, database_url, kafka_bootstrap, topic
+):
+    await fill(store, streams=20, per_stream=50)
+    total = 1000
+    argv = [sys.executable, "-m", "tests.relay_child", database_url, schema, kafka_bootstrap, topic]
+
+    def cursor():
+        return pg_pool.fetchval(f"SELECT position FROM {schema}.cursors WHERE name = 'relay'")
+
+    child = subprocess.Popen(argv, cwd=ROOT)
+    try:
+        async with asyncio.timeout(30):
+            while not await cursor():
+                await asyncio.sleep(0.01)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    killed_at = await cursor()
+    assert 0 < killed_at < total, "the relay was not killed mid-stream"
+
+    child = subprocess.Popen(argv, cwd=ROOT)
+    try:
+        async with asyncio.timeout(60):
+            while await cursor() < total:
+                await asyncio.sleep(0.05)
+    finally:
+        child.terminate()
+        child.wait()
+
+    messages = await consume_all(kafka_bootstrap, topic, expected=total)
+    ids = {dict(m.headers)["ce_id"] for m in messages}
+    assert len(ids) == total
