@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,18 +19,21 @@ def main(argv: list[str] | None = None) -> None:
     up = commands.add_parser("up", help="start the whole platform (embedded by default)")
     up.add_argument("--no-demo", action="store_true", help="do not load the demo data")
     up.add_argument("--port", type=int, default=API_BASE_PORT, help="first API port")
-    commands.add_parser("test", help="run the test suite").add_argument("pytest_args", nargs="*")
+    commands.add_parser("test", help="run the checks and the test suite (other arguments "
+                                     "go to pytest)")
     for name, text in (("api", "a service's HTTP API"), ("relay", "a service's outbox relay"),
-                       ("worker", "a service's Faust worker")):
+                       ("worker", "a service's Faust worker"),
+                       ("rebuild", "a service's read models from its event store")):
         sub = commands.add_parser(name, help=f"run {text} (as `jiedao up` does)")
         sub.add_argument("service")
         if name == "api":
             sub.add_argument("--host", default="127.0.0.1")
             sub.add_argument("--port", type=int, default=API_BASE_PORT)
-    args = parser.parse_args(argv)
-
+    args, extra = parser.parse_known_args(argv)
     if args.command == "test":
-        sys.exit(run_tests(args.pytest_args))
+        sys.exit(run_tests(extra))
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "up":
         from deploy.up import up as start_platform
 
@@ -47,6 +48,10 @@ def main(argv: list[str] | None = None) -> None:
         processes.run_relay(service, settings)
     elif args.command == "worker":
         processes.run_worker(service, settings)
+    elif args.command == "rebuild":
+        replayed = asyncio.run(processes.rebuild_read_models(service, settings))
+        for name, count in replayed.items():
+            print(f"{name}: rebuilt from {count} events")
 
 
 def _service(name: str) -> processes.Service:
@@ -57,10 +62,19 @@ def _service(name: str) -> processes.Service:
 
 
 def run_tests(pytest_args: list[str]) -> int:
-    """pytest over tests/; a run that skipped a test or ran none fails (see tests/conftest.py)."""
+    """Static checks (ruff, import contracts), then pytest over tests/. A run that skipped a
+    test or ran none fails (tests/conftest.py)."""
     root = Path(__file__).resolve().parent.parent
-    command = [sys.executable, "-m", "pytest", *pytest_args]
-    code = subprocess.call(command, cwd=root)
+    bin_dir = Path(sys.executable).parent
+    checks = [
+        [str(bin_dir / "ruff"), "check", "shared", "services", "deploy", "tests", "bench"],
+        [str(bin_dir / "lint-imports")],
+    ]
+    for check in checks:
+        print("jiedao test:", Path(check[0]).name, *check[1:], flush=True)
+        if subprocess.call(check, cwd=root) != 0:
+            return 1
+    code = subprocess.call([sys.executable, "-m", "pytest", *pytest_args], cwd=root)
     if code == 5:
         print("jiedao test: no test ran", file=sys.stderr)
         return 1

@@ -8,15 +8,20 @@ protocol, single binary), so `pip install` is all it takes.
 Callers decide about overrides: when `DATABASE_URL` / `KAFKA_BOOTSTRAP_SERVERS` are set
 they should use those services and not start these.
 
-Known Tansu 0.6.0 quirks (measured with aiokafka 0.14, see tests/test_embedded.py):
-  * ListOffsets(latest), i.e. `AIOKafkaConsumer.end_offsets()`, returns the *base
-    offset of the last record batch + 1*, not the high watermark. After producing 1000
-    records in batches it may report 1 per partition. The high watermark seen by a
-    fetch (`consumer.highwater(tp)`) is correct. Do not use `end_offsets()` to count.
-  * Consumer-group joins wait about session_timeout_ms / 2 (5 s with aiokafka's
-    default 10 s); use a small `session_timeout_ms` in tests.
-  * A group whose members leave in a certain order can get stuck: a new member never
-    gets an assignment. Use fresh group ids in tests.
+Known Tansu 0.6.0 quirks (measured with aiokafka 0.14):
+  * ListOffsets(latest), i.e. `AIOKafkaConsumer.end_offsets()`, returns the base offset
+    of the partition's *last record batch* + 1, not the high watermark: right only when
+    the last batch held one record. 1000 records produced with default batching to 4
+    partitions report end offsets of 1 per partition. The high watermark in fetch
+    responses (`consumer.highwater(tp)`) and committed offsets are correct. Anything
+    that counts or "catches up to the end" with end_offsets() (lag, Faust changelog
+    recovery) is affected.
+  * A consumer-group join takes about session_timeout_ms / 2 (5 s with aiokafka's
+    default 10 s, 1 s with 2 s); rejoining after the previous members left takes longer
+    (LeaveGroup does not seem to shorten it). Use a short session timeout.
+  * If a member leaves while the group is rebalancing (e.g. two members stopped one
+    right after the other), the group gets stuck: later members never get an
+    assignment (> 90 s). Use fresh group ids in tests.
   * Topics live in memory only (`memory://`): they vanish when the broker stops.
 """
 
@@ -146,7 +151,8 @@ class EmbeddedPostgres:
         if server is None:
             return
         atexit.unregister(self.stop)
-        postmaster = server.get_postmaster_info().process
+        info = server.get_postmaster_info()
+        postmaster, socket_dir = info.process, info.socket_dir
         server.cleanup()  # drop this process from pgserver's handle list; no-op otherwise
         server.stop()  # pg_ctl -w stop, or terminate/kill if that fails
         PostgresServer._instances.pop(self.data_dir, None)
@@ -154,6 +160,12 @@ class EmbeddedPostgres:
         # Waiting makes "stopped" mean "no process left", e.g. for a restart on this dir.
         if postmaster is not None:
             _wait_gone(postmaster, timeout=10)
+        if socket_dir is not None and socket_dir != self.data_dir:
+            # The /tmp/<hash> socket dir used for long data dir paths; recreated on start.
+            try:
+                socket_dir.rmdir()
+            except OSError:
+                pass  # not empty (e.g. another server uses it) or already gone
 
     def __enter__(self) -> Self:
         self.start()

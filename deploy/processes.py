@@ -12,10 +12,12 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
+from shared import projection
 from shared.db import create_pool
 from shared.kafka import topic_for
 from shared.relay import Relay, ensure_topic
 from shared.sealer import Sealer
+from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 from shared.store import EventStore
 
@@ -24,17 +26,23 @@ log = logging.getLogger("jiedao")
 
 @dataclass(frozen=True)
 class Service:
-    name: str
-    create_app: Callable[[Settings], FastAPI]
+    spec: ServiceSpec
     create_worker_app: Callable[[Settings], faust.App] | None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def create_app(self, settings: Settings) -> FastAPI:
+        return create_service_app(self.spec, settings)
 
 
 def services() -> dict[str, Service]:
     """The services that run today (imported here, not at module import time)."""
-    from services.grid.app import create_app as grid_app
+    from services.grid.app import SPEC as GRID
     from services.grid.streams import create_worker_app as grid_worker
 
-    return {"grid": Service("grid", grid_app, grid_worker)}
+    return {"grid": Service(GRID, grid_worker)}
 
 
 def run_api(service: Service, settings: Settings, host: str, port: int) -> None:
@@ -63,6 +71,20 @@ async def relay_forever(service: Service, settings: Settings) -> None:
         await asyncio.gather(relay.run(), Sealer(store).run())
     finally:
         await producer.stop()
+        await pool.close()
+
+
+async def rebuild_read_models(service: Service, settings: Settings) -> dict[str, int]:
+    """Empty each of the service's read models and replay its event store into them."""
+    pool = await create_pool(settings.require_database())
+    try:
+        store = EventStore(pool, service.name, service.name)
+        replayed = {}
+        for p in service.spec.projections:
+            await projection.setup(pool, p)
+            replayed[f"{p.schema}.{p.name}"] = await projection.rebuild(pool, p, store)
+        return replayed
+    finally:
         await pool.close()
 
 

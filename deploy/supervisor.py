@@ -174,7 +174,7 @@ class _LogEcho(threading.Thread):
         self._prefix = f"{name:<{width}} | "
         self._path = path
         self._out = out
-        self._stop = threading.Event()
+        self._done = threading.Event()
         try:
             self._offset = path.stat().st_size  # only echo this run's output
         except OSError:
@@ -182,9 +182,9 @@ class _LogEcho(threading.Thread):
 
     def run(self) -> None:
         partial = b""
-        while not self._stop.is_set():
+        while not self._done.is_set():
             partial = self._pump(partial)
-            self._stop.wait(0.2)
+            self._done.wait(0.2)
         partial = self._pump(partial)
         if partial:
             self._emit(partial)
@@ -207,7 +207,7 @@ class _LogEcho(threading.Thread):
         self._out.flush()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._done.set()
         self.join(2)
 
 
@@ -296,25 +296,32 @@ class Supervisor:
     def _wait_healthy(self, child: _Child) -> None:
         spec = child.spec
         assert spec.health_url is not None
-        self._say(f"waiting for {spec.name} at {spec.health_url} ...", end="")
+        # One line "waiting ... ok (1.2s)", unless echoed child output would split it.
+        waiting = f"waiting for {spec.name} at {spec.health_url} ..."
+        self._say(waiting, end="\n" if self.echo else "")
+
+        def outcome(text: str) -> None:
+            self._say(f"{spec.name}: {text}" if self.echo else f" {text}")
+
         t0 = time.monotonic()
         deadline = t0 + spec.health_timeout
         while True:
             if self._stop_requested.is_set():
-                self._say(" interrupted")
+                outcome("interrupted")
                 raise SupervisorError("stop requested while starting")
-            code = child.proc.poll()
-            if code is not None:
-                self._say(" died")
+            dead = self._first_dead()  # this one, or one started before it
+            if dead is not None:
+                outcome("died" if dead is child else f"but {dead.spec.name} died")
                 raise SupervisorError(
-                    f"{spec.name} exited with code {code} before becoming healthy; "
-                    f"last lines of {child.log_file}:\n{tail(child.log_file)}"
+                    f"{dead.spec.name} exited with code {dead.proc.returncode} while "
+                    f"{spec.name} was starting; last lines of {dead.log_file}:\n"
+                    f"{tail(dead.log_file)}"
                 )
             if _http_ok(spec.health_url):
-                self._say(f" ok ({time.monotonic() - t0:.1f}s)")
+                outcome(f"ok ({time.monotonic() - t0:.1f}s)")
                 return
             if time.monotonic() > deadline:
-                self._say(" timeout")
+                outcome("timeout")
                 raise SupervisorError(
                     f"{spec.name} did not answer 200 at {spec.health_url} within "
                     f"{spec.health_timeout:.0f}s; last lines of {child.log_file}:\n"
@@ -324,11 +331,15 @@ class Supervisor:
 
     @property
     def pids(self) -> dict[str, int]:
-        """PID (= process group id) of each running child, by name."""
+        """PID (= process group id) of each started child, by name."""
         return {c.spec.name: c.proc.pid for c in self._children}
 
-    def poll(self) -> _Child | None:
-        """The first child that has exited, if any."""
+    def poll(self) -> str | None:
+        """Name of the first child that has exited, if any."""
+        dead = self._first_dead()
+        return dead.spec.name if dead is not None else None
+
+    def _first_dead(self) -> _Child | None:
         for child in self._children:
             if child.proc.poll() is not None:
                 return child
@@ -337,7 +348,7 @@ class Supervisor:
     def wait(self) -> int:
         """Block until a stop is requested (0) or a child dies (1, with its log tail)."""
         while not self._stop_requested.is_set():
-            dead = self.poll()
+            dead = self._first_dead()
             if dead is not None:
                 self._say(
                     f"{dead.spec.name} exited unexpectedly with code {dead.proc.returncode}; "

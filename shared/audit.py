@@ -38,7 +38,9 @@ async def audit(store: EventStore, *, batch: int = 10000) -> AuditReport:
         )
         for row in rows:
             event = envelope_from_row(row)
-            where = f"event at position {event.position} ({event.stream_id} v{event.stream_version})"
+            where = (
+                f"event at position {event.position} ({event.stream_id} v{event.stream_version})"
+            )
             version, last_hash = heads.get(event.stream_id, (0, GENESIS_HASH))
             if event.stream_version != version + 1:
                 report.problems.append(f"{where}: follows version {version} of its stream")

@@ -259,7 +259,9 @@ class EventStore:
             sorted({request.stream_id for request in batch}),
             [event.id for request in batch for event in request.events],
         )
-        heads = {r["stream_id"]: (r["version"], bytes(r["last_hash"])) for r in rows if r["id"] is None}
+        heads = {
+            r["stream_id"]: (r["version"], bytes(r["last_hash"])) for r in rows if r["id"] is None
+        }
         known = {r["id"]: r for r in rows if r["id"] is not None}
         return heads, known
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import signal
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -72,7 +74,10 @@ async def test_postgres_keeps_data_across_restart_and_leaves_nothing_running(
         finally:
             await conn.close()
         assert pg.pid != first_pid
+        socket_dir = Path(pg.url.split("host=")[1])
+        assert socket_dir != data_dir  # the path was too long for a socket in it
     assert postgres_processes(data_dir) == []
+    assert not socket_dir.exists()
 
 
 async def test_ensure_database_creates_once_and_returns_its_url(database_url: str) -> None:
@@ -345,3 +350,34 @@ def test_supervisor_health_timeout_shows_the_log_and_stops_everything(tmp_path: 
     assert not [
         p for p in psutil.process_iter(["cmdline"]) if "no http here" in str(p.info["cmdline"])
     ]
+
+
+_RUN_SUPERVISOR = """
+import sys
+from pathlib import Path
+from deploy.supervisor import ProcessSpec, Supervisor
+sleep = [sys.executable, "-c", "import time; time.sleep(600)"]
+specs = [ProcessSpec("a", sleep), ProcessSpec("b", sleep)]
+sys.exit(Supervisor(specs, log_dir=Path(sys.argv[1]), out=sys.stdout, stop_grace=2).run())
+"""
+
+
+def test_supervisor_run_stops_everything_on_sigterm(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RUN_SUPERVISOR, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait until both children are up
+        lines.append(line)
+        if "all processes up" in line:
+            break
+    children = [c.pid for c in psutil.Process(proc.pid).children()]
+    assert len(children) == 2
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0, "".join(lines) + out
+    assert "received SIGTERM" in out and "stopping b, a" in out
+    assert not any(_alive(pid) for pid in children)

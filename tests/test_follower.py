@@ -52,8 +52,11 @@ async def test_many_concurrent_appenders_one_follower_sees_each_event_once_in_or
     writers_done = asyncio.Event()
 
     async def follow():
-        while not (writers_done.is_set() and follower.caught_up):
+        while True:
+            finished_before_poll = writers_done.is_set()
             seen.extend(await follower.poll(500))
+            if finished_before_poll and follower.caught_up:
+                return
             await asyncio.sleep(0)
 
     async def writer(w: int):

@@ -12,8 +12,7 @@ from services.grid.commands import (
 )
 from services.grid.domain import Community, Grid, GridTooSmall, Street
 from services.grid.events import GridDrawn, registry
-from services.grid.seed import polygon
-from services.grid.seed import Box
+from services.grid.seed import Box, polygon
 from shared.errors import DomainError, NotFound
 
 BOUNDARY = polygon(Box(104.1, 30.6, 104.11, 30.61))

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.envelope import NewEvent
 from shared.kafka import from_message
-from shared.relay import Relay
+from shared.relay import Relay, ensure_topic
 from shared.store import EventStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,3 +114,30 @@ async def test_killing_the_relay_mid_stream_loses_no_event(
     messages = await consume_all(kafka_bootstrap, topic, expected=total)
     ids = {dict(m.headers)["ce_id"] for m in messages}
     assert len(ids) == total
+
+
+async def test_a_broker_that_lost_the_topic_gets_the_whole_store_again(
+    store, kafka_bootstrap, topic
+):
+    await fill(store, streams=2, per_stream=5)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        relay = Relay(store, producer, topic)
+        while await relay.publish_once():
+            pass
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        await admin.delete_topics([topic])  # what a restarted in-memory broker looks like
+        await admin.close()
+        await asyncio.sleep(0.5)
+
+        assert await ensure_topic(kafka_bootstrap, topic, partitions=4) is True
+        restarted = Relay(store, producer, topic)
+        await restarted.resume(topic_was_recreated=True)
+        while await restarted.publish_once():
+            pass
+    finally:
+        await producer.stop()
+    messages = await consume_all(kafka_bootstrap, topic, expected=10)
+    assert len({dict(m.headers)["ce_id"] for m in messages}) == 10

@@ -63,12 +63,16 @@ async def recount_households(
 
 
 @router.post("/grids/{grid_id}/members", status_code=201)
-async def enroll_member(grid_id: str, command: EnrollMember, repo: RepoDep, actor: ActorDep) -> dict:
+async def enroll_member(
+    grid_id: str, command: EnrollMember, repo: RepoDep, actor: ActorDep
+) -> dict:
     result = await handlers.enroll_member(repo, grid_id, command, actor)
     return accepted(f"grid-{grid_id}", result)
 
 
 @router.put("/grids/{grid_id}/manager")
-async def assign_manager(grid_id: str, command: AssignManager, repo: RepoDep, actor: ActorDep) -> dict:
+async def assign_manager(
+    grid_id: str, command: AssignManager, repo: RepoDep, actor: ActorDep
+) -> dict:
     result = await handlers.assign_manager(repo, grid_id, command, actor)
     return accepted(f"grid-{grid_id}", result)

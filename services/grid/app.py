@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
 from services.grid import api, read_api
 from services.grid.events import registry
 from services.grid.projections import VIEW_SCHEMA, TerritoryProjection
-from shared.service import ServiceSpec, create_service_app
-from shared.settings import Settings
+from shared.service import ServiceSpec
 
 SPEC = ServiceSpec(
     name="grid",
@@ -20,7 +17,3 @@ SPEC = ServiceSpec(
         state, "territory_view", read_api.TerritoryView(pool, VIEW_SCHEMA)
     ),
 )
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(SPEC, settings)

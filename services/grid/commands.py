@@ -49,7 +49,9 @@ class GeoJsonPolygon(BaseModel):
     def rings_are_closed(cls, rings: list[list[tuple[float, float]]]) -> Any:
         for ring in rings:
             if len(ring) < 4 or ring[0] != ring[-1]:
-                raise ValueError("each ring needs at least 4 positions, the last equal to the first")
+                raise ValueError(
+                    "each ring needs at least 4 positions, the last equal to the first"
+                )
             for lon, lat in ring:
                 if not (-180 <= lon <= 180 and -90 <= lat <= 90):
                     raise ValueError(f"position ({lon}, {lat}) is not a longitude, latitude pair")

@@ -1,0 +1,1 @@
+"""Benchmarks of the event store and the relay (see bench/README.md)."""
