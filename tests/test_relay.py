@@ -141,3 +141,36 @@ async def test_a_broker_that_lost_the_topic_gets_the_whole_store_again(
         await producer.stop()
     messages = await consume_all(kafka_bootstrap, topic, expected=10)
     assert len({dict(m.headers)["ce_id"] for m in messages}) == 10
+
+
+async def test_the_relay_does_not_pass_an_append_still_in_flight(
+    store, pg_pool, schema, kafka_bootstrap, topic
+):
+    from tests.test_follower import HeldStore
+
+    held = HeldStore(pg_pool, schema, "test")
+    await store.append("before", 0, [NewEvent("test.x", {"tag": "before"})])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        relay = Relay(store, producer, topic)
+        assert await relay.publish_once() == 1
+        pending = asyncio.create_task(held.append("held", 0, [NewEvent("test.x", {"tag": "held"})]))
+        await held.inserted.wait()
+        await store.append("after", 0, [NewEvent("test.x", {"tag": "after"})])
+        for _ in range(3):
+            assert await relay.publish_once() == 0
+            await asyncio.sleep(0.01)
+        held.release.set()
+        await pending
+        published = 0
+        for _ in range(5):
+            published += await relay.publish_once()
+            await asyncio.sleep(0.01)
+        assert published == 2
+    finally:
+        await producer.stop()
+        await held.close()
+    messages = await consume_all(kafka_bootstrap, topic, expected=3)
+    tags = [from_message(m.headers, m.key, m.value).data["tag"] for m in messages]
+    assert sorted(tags) == ["after", "before", "held"]

@@ -1,0 +1,788 @@
+"""Event store and relay benchmark: the jiedao store side by side with the eventsourcing
+library's PostgreSQL recorder, on one PostgreSQL server and one Kafka-protocol broker.
+
+Run from the project root:
+
+    .venv/bin/python -m bench.run            # full run (~3-4 minutes on 2 cores)
+    .venv/bin/python -m bench.run --quick    # smoke run (~30 s), writes results/quick.json
+    .venv/bin/python -m bench.run --profile  # cProfile of the batched-append and relay paths
+    .venv/bin/python bench/run.py ...        # the same, as a script
+
+PostgreSQL and the broker are started by the run (embedded, in a temp dir) unless
+DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are set. See bench/README.md for what each figure
+means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import logging
+import os
+import pstats
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as `python bench/run.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.partitioner import DefaultPartitioner
+
+from bench.infra import CpuMeter, Infra, machine_info, psycopg_params, start_infra
+from shared.db import create_pool
+from shared.envelope import Envelope, NewEvent
+from shared.follower import LogFollower
+from shared.kafka import to_message
+from shared.relay import Relay, ensure_topic
+from shared.store import EventStore
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+EVENT_TYPE = "grid.case.reported"
+TOPIC_PARTITIONS = 4  # JIEDAO_TOPIC_PARTITIONS' default
+EVENTS_PER_STREAM = 10  # single-event appends: a new stream every 10th append
+BATCH = 500  # events per append in the batched measurements
+
+FLOORS = {
+    "single_vs_baseline": 10.0,  # × the eventsourcing baseline's events/s
+    "single_p99_ms": 10.0,
+    "batched_events_per_s": 100_000,
+    "relay_events_per_s": 20_000,
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    single_events: int  # timed events per single-event measurement
+    single_warmup: int  # warm-up appends per writer
+    es_single_events: int
+    batched_events: int  # timed events per batched measurement (multiple of BATCH)
+    es_batched_events: int
+    relay_events: int
+
+
+FULL = Sizes(
+    single_events=30_000, single_warmup=40, es_single_events=12_000,
+    batched_events=200_000, es_batched_events=100_000, relay_events=100_000,
+)
+QUICK = Sizes(
+    single_events=3_000, single_warmup=5, es_single_events=1_500,
+    batched_events=20_000, es_batched_events=10_000, relay_events=10_000,
+)
+
+WRITERS = 50  # concurrent single-event writers
+STORE_SETTINGS = [  # (flushers, max_batch_events) for the single-event sweep; first = default
+    (2, 5000), (2, 25), (1, 5000), (4, 5000), (4, 50),
+]
+BATCHED_WRITERS = [1, 4, 8]
+ES_BATCHED_WRITERS = [1, 4]
+RELAY_CONFIGS: list[dict[str, Any]] = [  # producer settings; relay batch = Relay(batch=...)
+    {"label": "production (deploy/processes.py)", "acks": "all", "linger_ms": 5,
+     "max_batch_size": 16384, "relay_batch": 5000},
+    {"label": "aiokafka defaults", "acks": 1, "linger_ms": 0,
+     "max_batch_size": 16384, "relay_batch": 5000},
+    {"label": "bigger batches", "acks": "all", "linger_ms": 5,
+     "max_batch_size": 262144, "relay_batch": 5000},
+    {"label": "bigger batches, linger 20", "acks": "all", "linger_ms": 20,
+     "max_batch_size": 1048576, "relay_batch": 10000},
+]
+
+
+def event_data(writer: int, i: int) -> dict[str, Any]:
+    """A realistic small payload (~200 bytes of JSON)."""
+    return {
+        "case_id": f"case-{writer}-{i}",
+        "grid_id": f"g-{writer % 97:04d}",
+        "category": "public-space.litter",
+        "description": "Overflowing bins at the north entrance of the wet market, reported twice",
+        "reported_by": f"u-{i % 1013}",
+        "photos": 2,
+    }
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, round(q * (len(sorted_values) - 1)))]
+
+
+def latency_fields(latencies: list[float]) -> dict[str, float]:
+    s = sorted(latencies)
+    return {
+        "p50_ms": round(percentile(s, 0.50) * 1000, 3),
+        "p99_ms": round(percentile(s, 0.99) * 1000, 3),
+        "max_ms": round(s[-1] * 1000, 3) if s else float("nan"),
+    }
+
+
+def schema_name(tag: str) -> str:
+    return f"b_{tag}_{uuid.uuid4().hex[:8]}"
+
+
+async def drop_schema(url: str, schema: str) -> None:
+    con = await asyncpg.connect(url)
+    try:
+        await con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await con.close()
+
+
+async def create_schema(url: str, schema: str) -> None:
+    con = await asyncpg.connect(url)
+    try:
+        await con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    finally:
+        await con.close()
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ------------------------------------------------------------------- eventsourcing baseline
+
+
+class EsRecorder:
+    """eventsourcing's PostgresApplicationRecorder (what an `Application` with
+    PERSISTENCE_MODULE=eventsourcing.postgres records with) in its own schema."""
+
+    def __init__(self, infra: Infra, pool_size: int) -> None:
+        from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+        self.schema = schema_name("es")
+        asyncio.run(create_schema(infra.url, self.schema))
+        self.datastore = PostgresDatastore(
+            **psycopg_params(infra.url), pool_size=pool_size, max_overflow=0,
+            schema=self.schema, pool_open_timeout=30,
+        )
+        self.recorder = PostgresApplicationRecorder(self.datastore)
+        self.recorder.create_table()
+        self.url = infra.url
+
+    def close(self) -> None:
+        self.datastore.close()
+        asyncio.run(drop_schema(self.url, self.schema))
+
+
+def stored_event(aggregate: uuid.UUID, version: int, writer: int, i: int) -> Any:
+    """What eventsourcing's mapper would hand the recorder: topic + JSON state."""
+    from eventsourcing.persistence import StoredEvent
+
+    state = {"originator_id": str(aggregate), "originator_version": version,
+             "timestamp": datetime.now(UTC).isoformat(), **event_data(writer, i)}
+    return StoredEvent(aggregate, version, f"bench.domain:Case.{EVENT_TYPE}",
+                       orjson.dumps(state))
+
+
+def es_single(infra: Infra, sizes: Sizes, pool_size: int) -> dict[str, Any]:
+    """50 threads, each appending one event per call to a 10-event aggregate of its own."""
+    es = EsRecorder(infra, pool_size)
+    per_writer = sizes.es_single_events // WRITERS
+    latencies: list[list[float]] = [[] for _ in range(WRITERS)]
+    errors: list[BaseException] = []
+    meter = CpuMeter(infra)
+    barrier = threading.Barrier(WRITERS + 1)
+    done = threading.Barrier(WRITERS + 1)
+
+    def plan(w: int, n: int) -> list[Any]:
+        aggregates = [uuid.uuid4() for _ in range(n // EVENTS_PER_STREAM + 1)]
+        return [stored_event(aggregates[i // EVENTS_PER_STREAM], i % EVENTS_PER_STREAM + 1, w, i)
+                for i in range(n)]
+
+    def writer(w: int) -> None:
+        try:
+            for e in plan(w, sizes.single_warmup):
+                es.recorder.insert_events([e])
+            events = plan(w, per_writer)
+            barrier.wait()
+            lat = latencies[w]
+            for e in events:
+                t = time.perf_counter()
+                es.recorder.insert_events([e])
+                lat.append(time.perf_counter() - t)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            barrier.abort()
+        finally:
+            try:
+                done.wait()
+            except threading.BrokenBarrierError:
+                pass
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
+    try:
+        for t in threads:
+            t.start()
+        barrier.wait()
+        with meter:
+            done.wait()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+    finally:
+        es.close()
+    n = per_writer * WRITERS
+    return {
+        "name": "baseline single", "system": "eventsourcing",
+        "settings": {"recorder": "PostgresApplicationRecorder", "writers": WRITERS,
+                     "threads": True, "pool_size": pool_size, "events_per_append": 1},
+        "events": n, "seconds": round(meter.wall, 3),
+        "events_per_s": round(n / meter.wall), **latency_fields(sum(latencies, [])),
+        "cpu": meter.as_dict(),
+    }
+
+
+def es_batched(infra: Infra, sizes: Sizes, writers: int) -> dict[str, Any]:
+    """`writers` threads, each inserting 500 events (one new aggregate) per call."""
+    es = EsRecorder(infra, pool_size=writers)
+    batches_per_writer = sizes.es_batched_events // BATCH // writers
+    errors: list[BaseException] = []
+    latencies: list[float] = []
+    barrier = threading.Barrier(writers + 1)
+    done = threading.Barrier(writers + 1)
+
+    def plan(w: int, batches: int) -> list[list[Any]]:
+        out = []
+        for b in range(batches):
+            agg = uuid.uuid4()
+            out.append([stored_event(agg, v + 1, w, b * BATCH + v) for v in range(BATCH)])
+        return out
+
+    def writer(w: int) -> None:
+        try:
+            for batch in plan(w, 2):
+                es.recorder.insert_events(batch)
+            work = plan(w, batches_per_writer)
+            barrier.wait()
+            for batch in work:
+                t = time.perf_counter()
+                es.recorder.insert_events(batch)
+                latencies.append(time.perf_counter() - t)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+            barrier.abort()
+        finally:
+            try:
+                done.wait()
+            except threading.BrokenBarrierError:
+                pass
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
+    meter = CpuMeter(infra)
+    try:
+        for t in threads:
+            t.start()
+        barrier.wait()
+        with meter:
+            done.wait()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+    finally:
+        es.close()
+    n = batches_per_writer * writers * BATCH
+    return {
+        "name": "baseline batched", "system": "eventsourcing",
+        "settings": {"recorder": "PostgresApplicationRecorder", "writers": writers,
+                     "threads": True, "pool_size": writers, "events_per_append": BATCH},
+        "events": n, "seconds": round(meter.wall, 3),
+        "events_per_s": round(n / meter.wall), **latency_fields(latencies),
+        "cpu": meter.as_dict(),
+    }
+
+
+# ------------------------------------------------------------------------------ jiedao store
+
+
+async def open_store(url: str, tag: str, **settings: int) -> tuple[asyncpg.Pool, EventStore]:
+    pool = await create_pool(url)
+    store = EventStore(pool, schema_name(tag), "bench", **settings)
+    await store.setup()
+    return pool, store
+
+
+async def close_store(pool: asyncpg.Pool, store: EventStore, *, drop: bool = True) -> None:
+    await store.close()
+    if drop:
+        await pool.execute(f'DROP SCHEMA IF EXISTS "{store.schema}" CASCADE')
+    await pool.close()
+
+
+async def jd_single(infra: Infra, sizes: Sizes, flushers: int, max_batch: int) -> dict[str, Any]:
+    """50 asyncio writers, each awaiting its own one-event append; a writer's streams get
+    10 events each (expected version checked), so 1 append in 10 opens a new stream."""
+    pool, store = await open_store(infra.url, "single", flushers=flushers,
+                                   max_batch_events=max_batch)
+    per_writer = sizes.single_events // WRITERS
+
+    def plan(w: int, n: int, prefix: str) -> list[tuple[str, int, list[NewEvent]]]:
+        return [(f"{prefix}-w{w}-{i // EVENTS_PER_STREAM}", i % EVENTS_PER_STREAM,
+                 [NewEvent(EVENT_TYPE, event_data(w, i))]) for i in range(n)]
+
+    async def writer(work: list[tuple[str, int, list[NewEvent]]], lat: list[float]) -> None:
+        for stream, expected, events in work:
+            t = time.perf_counter()
+            await store.append(stream, expected, events)
+            lat.append(time.perf_counter() - t)
+
+    try:
+        warm = [plan(w, sizes.single_warmup, "warm") for w in range(WRITERS)]
+        await asyncio.gather(*(writer(work, []) for work in warm))
+        work = [plan(w, per_writer, "run") for w in range(WRITERS)]
+        latencies: list[list[float]] = [[] for _ in range(WRITERS)]
+        with CpuMeter(infra) as meter:
+            await asyncio.gather(*(writer(work[w], latencies[w]) for w in range(WRITERS)))
+        n = per_writer * WRITERS
+        stored = await pool.fetchval(f"SELECT count(*) FROM {store.schema}.events")
+        assert stored == n + WRITERS * sizes.single_warmup, (stored, n)
+    finally:
+        await close_store(pool, store)
+    return {
+        "name": "jiedao single", "system": "jiedao",
+        "settings": {"writers": WRITERS, "flushers": flushers, "max_batch_events": max_batch,
+                     "pool_max_size": 20, "events_per_append": 1},
+        "events": n, "seconds": round(meter.wall, 3),
+        "events_per_s": round(n / meter.wall), **latency_fields(sum(latencies, [])),
+        "cpu": meter.as_dict(),
+    }
+
+
+async def jd_batched(infra: Infra, sizes: Sizes, writers: int, *, profile: cProfile.Profile |
+                     None = None, flushers: int = 2, max_batch: int = 5000) -> dict[str, Any]:
+    """`writers` asyncio writers, each appending 500 events to a new stream per call."""
+    pool, store = await open_store(infra.url, "batched", flushers=flushers,
+                                   max_batch_events=max_batch)
+    batches_per_writer = sizes.batched_events // BATCH // writers
+
+    def plan(w: int, batches: int, prefix: str) -> list[tuple[str, list[NewEvent]]]:
+        return [(f"{prefix}-w{w}-b{b}",
+                 [NewEvent(EVENT_TYPE, event_data(w, b * BATCH + v)) for v in range(BATCH)])
+                for b in range(batches)]
+
+    async def writer(work: list[tuple[str, list[NewEvent]]], lat: list[float]) -> None:
+        for stream, events in work:
+            t = time.perf_counter()
+            await store.append(stream, 0, events)
+            lat.append(time.perf_counter() - t)
+
+    try:
+        await asyncio.gather(*(writer(plan(w, 2, "warm"), []) for w in range(writers)))
+        work = [plan(w, batches_per_writer, "run") for w in range(writers)]
+        latencies: list[float] = []
+        if profile:
+            profile.enable()
+        with CpuMeter(infra) as meter:
+            await asyncio.gather(*(writer(work[w], latencies) for w in range(writers)))
+        if profile:
+            profile.disable()
+    finally:
+        await close_store(pool, store)
+    n = batches_per_writer * writers * BATCH
+    return {
+        "name": "jiedao batched", "system": "jiedao",
+        "settings": {"writers": writers, "flushers": flushers, "max_batch_events": max_batch,
+                     "events_per_append": BATCH},
+        "events": n, "seconds": round(meter.wall, 3),
+        "events_per_s": round(n / meter.wall), **latency_fields(latencies),
+        "cpu": meter.as_dict(),
+    }
+
+
+# ------------------------------------------------------------------------------------ relay
+
+
+async def fill_store(store: EventStore, total: int) -> None:
+    """`total` events on total/50 streams of 50, appended 50 at a time by 8 writers."""
+    per_stream = 50
+    streams = total // per_stream
+
+    async def writer(w: int) -> None:
+        for s in range(w, streams, 8):
+            await store.append(f"fill-{s}", 0, [NewEvent(EVENT_TYPE, event_data(s, i))
+                                                for i in range(per_stream)])
+
+    await asyncio.gather(*(writer(w) for w in range(8)))
+
+
+async def new_topic(bootstrap: str) -> str:
+    topic = f"bench.{uuid.uuid4().hex[:10]}"
+    await ensure_topic(bootstrap, topic, TOPIC_PARTITIONS)
+    return topic
+
+
+async def delete_topic(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+    except Exception:  # noqa: BLE001 - tidying only
+        pass
+    finally:
+        await admin.close()
+
+
+async def start_producer(bootstrap: str, config: dict[str, Any], topic: str) -> AIOKafkaProducer:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks=config["acks"], linger_ms=config["linger_ms"],
+        max_batch_size=config["max_batch_size"],
+    )
+    await producer.start()
+    await producer.client._wait_on_metadata(topic)  # not part of the timed span
+    return producer
+
+
+def producer_settings(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: config[k] for k in ("acks", "linger_ms", "max_batch_size")}
+
+
+async def relay_run(infra: Infra, store: EventStore, total: int, config: dict[str, Any], *,
+                    profile: cProfile.Profile | None = None) -> dict[str, Any]:
+    """A fresh Relay (own cursor name) publishing the whole store to a fresh topic."""
+    topic = await new_topic(infra.bootstrap)
+    producer = await start_producer(infra.bootstrap, config, topic)
+    try:
+        relay = Relay(store, producer, topic, name=f"bench-{uuid.uuid4().hex[:8]}",
+                      batch=config["relay_batch"])
+        await relay.resume()
+        if profile:
+            profile.enable()
+        with CpuMeter(infra) as meter:
+            while relay.published < total:
+                if not await relay.publish_once():
+                    await asyncio.sleep(0.001)
+        if profile:
+            profile.disable()
+    finally:
+        await producer.stop()
+        await delete_topic(infra.bootstrap, topic)
+    return {
+        "name": "relay", "system": "jiedao",
+        "settings": {"label": config["label"], **producer_settings(config),
+                     "relay_batch": config["relay_batch"], "partitions": TOPIC_PARTITIONS},
+        "events": total, "seconds": round(meter.wall, 3),
+        "events_per_s": round(total / meter.wall), "cpu": meter.as_dict(),
+    }
+
+
+async def relay_parts(infra: Infra, store: EventStore, total: int,
+                      config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The relay's three steps timed apart: read + decode (LogFollower.poll), CloudEvents
+    conversion (to_message), and the raw aiokafka produce rate of the prebuilt messages,
+    both one send() per message (as the Relay does) and as hand-built record batches."""
+    out = []
+
+    def record(name: str, meter: CpuMeter, settings: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "system": "reference", "settings": settings, "events": total,
+                "seconds": round(meter.wall, 3), "events_per_s": round(total / meter.wall),
+                "cpu": meter.as_dict()}
+
+    follower = LogFollower(store, 0)
+    envelopes: list[Envelope] = []
+    with CpuMeter(infra) as meter:
+        while len(envelopes) < total:
+            envelopes += await follower.poll(config["relay_batch"])
+    out.append(record("relay step: read (LogFollower.poll)", meter,
+                      {"relay_batch": config["relay_batch"]}))
+
+    with CpuMeter(infra) as meter:
+        messages = [to_message(e) for e in envelopes]
+    out.append(record("relay step: to_message", meter, {}))
+    prepared = [(m.key, m.value, list(m.headers.items())) for m in messages]
+    del messages, envelopes
+
+    topic = await new_topic(infra.bootstrap)
+    producer = await start_producer(infra.bootstrap, config, topic)
+    try:
+        with CpuMeter(infra) as meter:
+            futures = [await producer.send(topic, key=k, value=v, headers=h)
+                       for k, v, h in prepared]
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+        await delete_topic(infra.bootstrap, topic)
+    out.append(record("raw aiokafka send()", meter, producer_settings(config)))
+
+    topic = await new_topic(infra.bootstrap)
+    producer = await start_producer(infra.bootstrap, config, topic)
+    try:
+        partitioner = DefaultPartitioner()
+        partitions = sorted(producer.client.cluster.partitions_for_topic(topic))
+        with CpuMeter(infra) as meter:
+            builders: dict[int, Any] = {}
+            futures = []
+            for k, v, h in prepared:
+                p = partitioner(k, partitions, partitions)
+                builder = builders.get(p)
+                if builder is None:
+                    builder = builders[p] = producer.create_batch()
+                if builder.append(key=k, value=v, timestamp=None, headers=h) is None:
+                    futures.append(await producer.send_batch(builder, topic, partition=p))
+                    builder = builders[p] = producer.create_batch()
+                    builder.append(key=k, value=v, timestamp=None, headers=h)
+            for p, builder in builders.items():
+                futures.append(await producer.send_batch(builder, topic, partition=p))
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+        await delete_topic(infra.bootstrap, topic)
+    out.append(record("raw aiokafka send_batch()", meter, producer_settings(config)))
+    return out
+
+
+# ------------------------------------------------------------------------------- the run
+
+
+def run_all(infra: Infra, sizes: Sizes, loop_factory: Callable[[], Any]) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+
+    def add(result: dict[str, Any]) -> None:
+        results.append(result)
+        lat = (f", p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms"
+               if "p99_ms" in result else "")
+        log(f"  {result['name']:<32} {result['events_per_s']:>9,} ev/s{lat}  "
+            f"{json.dumps(result['settings'])}")
+
+    def arun(coro: Any) -> Any:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(coro)
+
+    log("1. eventsourcing baseline (threads, psycopg 3)")
+    add(es_single(infra, sizes, pool_size=WRITERS))
+    add(es_single(infra, sizes, pool_size=20))
+    for writers in ES_BATCHED_WRITERS:
+        add(es_batched(infra, sizes, writers))
+
+    log("2. jiedao store, single-event appends")
+    for flushers, max_batch in STORE_SETTINGS:
+        add(arun(jd_single(infra, sizes, flushers, max_batch)))
+
+    log("3. jiedao store, batched appends")
+    for writers in BATCHED_WRITERS:
+        add(arun(jd_batched(infra, sizes, writers)))
+
+    log(f"4. relay: filling a store with {sizes.relay_events:,} events")
+
+    async def relay_section() -> None:
+        pool, store = await open_store(infra.url, "relay")
+        try:
+            t = time.perf_counter()
+            await fill_store(store, sizes.relay_events)
+            log(f"  filled in {time.perf_counter() - t:.1f} s")
+            warm = dict(RELAY_CONFIGS[0], label="warm-up")
+            await relay_run(infra, store, min(sizes.relay_events, 20_000), warm)
+            for config in RELAY_CONFIGS:
+                add(await relay_run(infra, store, sizes.relay_events, config))
+            for part in await relay_parts(infra, store, sizes.relay_events, RELAY_CONFIGS[0]):
+                add(part)
+        finally:
+            await close_store(pool, store)
+
+    arun(relay_section())
+    return results
+
+
+def floors(results: list[dict[str, Any]]) -> dict[str, Any]:
+    baseline = max(r["events_per_s"] for r in results if r["name"] == "baseline single")
+    singles = [r for r in results if r["name"] == "jiedao single"]
+    default = singles[0]
+
+    def single_ok(r: dict[str, Any]) -> bool:
+        return (r["events_per_s"] >= FLOORS["single_vs_baseline"] * baseline
+                and r["p99_ms"] < FLOORS["single_p99_ms"])
+
+    batched = [r for r in results if r["name"] == "jiedao batched"]
+    relays = [r for r in results if r["name"] == "relay"]
+    return {
+        "single": {
+            "floor": f">= {FLOORS['single_vs_baseline']:.0f}x baseline events/s "
+                     f"(best baseline {baseline:,}/s) and p99 < {FLOORS['single_p99_ms']} ms",
+            "default_settings": {"ratio": round(default["events_per_s"] / baseline, 1),
+                                 "p99_ms": default["p99_ms"], "met": single_ok(default)},
+            "settings_meeting_it": [r["settings"] for r in singles if single_ok(r)],
+        },
+        "batched": {
+            "floor": f">= {FLOORS['batched_events_per_s']:,} events/s",
+            "by_writers": {r["settings"]["writers"]: {
+                "events_per_s": r["events_per_s"],
+                "met": r["events_per_s"] >= FLOORS["batched_events_per_s"]} for r in batched},
+        },
+        "relay": {
+            "floor": f">= {FLOORS['relay_events_per_s']:,} events/s",
+            "by_config": {r["settings"]["label"]: {
+                "events_per_s": r["events_per_s"],
+                "met": r["events_per_s"] >= FLOORS["relay_events_per_s"]} for r in relays},
+        },
+    }
+
+
+def table(results: list[dict[str, Any]], baseline: int) -> str:
+    def settings_text(r: dict[str, Any]) -> str:
+        s = r["settings"]
+        if r["name"].startswith("baseline"):
+            return f"writers={s['writers']} pool={s['pool_size']} ev/append={s['events_per_append']}"
+        if r["name"] == "jiedao single":
+            return f"writers={s['writers']} flushers={s['flushers']} max_batch={s['max_batch_events']}"
+        if r["name"] == "jiedao batched":
+            return (f"writers={s['writers']} ev/append={s['events_per_append']} "
+                    f"flushers={s['flushers']} max_batch={s['max_batch_events']}")
+        if r["name"] == "relay":
+            return (f"{s['label']}: acks={s['acks']} linger={s['linger_ms']} "
+                    f"max_batch_size={s['max_batch_size']} relay_batch={s['relay_batch']}")
+        return ", ".join(f"{k}={v}" for k, v in s.items())
+
+    def ms(r: dict[str, Any], key: str) -> str:
+        return f"{r[key]:.2f}" if key in r else "-"
+
+    def cpu(r: dict[str, Any]) -> str:
+        c = r["cpu"]
+        parts = [f"{c['client_cpu_s'] / c['wall_s']:.2f}"]
+        for key in ("postgres_cpu_s", "broker_cpu_s"):
+            parts.append("-" if c[key] is None else f"{c[key] / c['wall_s']:.2f}")
+        return "/".join(parts)
+
+    rows = [("measurement", "settings", "events", "events/s", "× base", "p50 ms", "p99 ms",
+             "cpu py/pg/broker")]
+    for r in results:
+        ratio = (f"{r['events_per_s'] / baseline:.1f}"
+                 if r["name"] in ("jiedao single", "baseline single") else "")
+        rows.append((r["name"], settings_text(r), f"{r['events']:,}",
+                     f"{r['events_per_s']:,}", ratio, ms(r, "p50_ms"), ms(r, "p99_ms"), cpu(r)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    right = {2, 3, 4, 5, 6}
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [c.rjust(widths[i]) if i in right else c.ljust(widths[i])
+                 for i, c in enumerate(row)]
+        lines.append("| " + " | ".join(cells) + " |")
+        if n == 0:
+            lines.append("|" + "|".join(("-" * (w + 1) + ":") if i in right else "-" * (w + 2)
+                                        for i, w in enumerate(widths)) + "|")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- profiling
+
+
+def profile_text(profile: cProfile.Profile, title: str, top: int) -> str:
+    out = io.StringIO()
+    out.write(f"==== {title}\n")
+    for key in ("tottime", "cumulative"):
+        stats = pstats.Stats(profile, stream=out)
+        stats.strip_dirs().sort_stats(key).print_stats(top)
+    return out.getvalue()
+
+
+def run_profile(infra: Infra, sizes: Sizes, loop_factory: Callable[[], Any]) -> Path:
+    """cProfile (this process only) of 4-writer batched appends and of a production-config
+    relay run; PostgreSQL and broker time show up as waiting in the event loop."""
+    texts = []
+    prof = cProfile.Profile()
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        result = runner.run(jd_batched(infra, sizes, 4, profile=prof))
+    texts.append(profile_text(prof, f"batched appends, 4 writers x 500 events: {result}", 40))
+
+    async def relay() -> dict[str, Any]:
+        pool, store = await open_store(infra.url, "relay")
+        try:
+            await fill_store(store, sizes.relay_events)
+            prof = cProfile.Profile()
+            result = await relay_run(infra, store, sizes.relay_events, RELAY_CONFIGS[0],
+                                     profile=prof)
+            texts.append(profile_text(prof, f"relay, production config: {result}", 40))
+            return result
+        finally:
+            await close_store(pool, store)
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(relay())
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / "profile.txt"
+    path.write_text("\n".join(texts))
+    return path
+
+
+# --------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short smoke run")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the batched-append and relay paths instead")
+    parser.add_argument("--uvloop", action="store_true",
+                        help="run the asyncio measurements on uvloop (what uvicorn uses)")
+    parser.add_argument("--output", type=Path, help="results file (default: "
+                        "bench/results/latest.json, or quick.json with --quick)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    sizes = QUICK if args.quick else FULL
+    if args.uvloop:
+        import uvloop
+
+        loop_factory, loop_name = uvloop.new_event_loop, "uvloop"
+    else:
+        loop_factory, loop_name = asyncio.new_event_loop, "asyncio (default)"
+
+    started = time.perf_counter()
+    infra = start_infra()
+    try:
+        info = machine_info(infra, loop_name)
+        log(f"PostgreSQL: {info['postgres']['version']}; broker: {infra.bootstrap}; "
+            f"{info['cores']} cores; Python {info['python']}; loop: {loop_name}")
+        if args.profile:
+            path = run_profile(infra, sizes, loop_factory)
+            log(f"profile written to {path}")
+            return 0
+        results = run_all(infra, sizes, loop_factory)
+    finally:
+        infra.close()
+
+    baseline = max(r["events_per_s"] for r in results if r["name"] == "baseline single")
+    verdict = floors(results)
+    report = {
+        "machine": info,
+        "run": {"kind": "quick" if args.quick else "full", "sizes": sizes.__dict__,
+                "seconds": round(time.perf_counter() - started, 1),
+                "command": " ".join([Path(sys.executable).name, "-m", "bench.run",
+                                     *(argv if argv is not None else sys.argv[1:])])},
+        "floors": verdict,
+        "results": results,
+    }
+    output = args.output or RESULTS_DIR / ("quick.json" if args.quick else "latest.json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+    print()
+    print(table(results, baseline))
+    print()
+    s = verdict["single"]["default_settings"]
+    print(f"single-event floor ({verdict['single']['floor']}): default settings "
+          f"{s['ratio']}x, p99 {s['p99_ms']} ms -> {'MET' if s['met'] else 'NOT MET'}; "
+          f"settings meeting it: {verdict['single']['settings_meeting_it'] or 'none'}")
+    for writers, v in verdict["batched"]["by_writers"].items():
+        print(f"batched floor ({verdict['batched']['floor']}), {writers} writer(s): "
+              f"{v['events_per_s']:,}/s -> {'MET' if v['met'] else 'NOT MET'}")
+    for label, v in verdict["relay"]["by_config"].items():
+        print(f"relay floor ({verdict['relay']['floor']}), {label}: "
+              f"{v['events_per_s']:,}/s -> {'MET' if v['met'] else 'NOT MET'}")
+    print(f"\nresults: {output}  (run took {report['run']['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
