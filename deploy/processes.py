@@ -14,7 +14,6 @@ from fastapi import FastAPI
 
 from shared import projection
 from shared.db import create_pool
-from shared.kafka import topic_for
 from shared.relay import Relay, ensure_topic
 from shared.sealer import Sealer
 from shared.service import ServiceSpec, create_service_app
@@ -41,8 +40,10 @@ def services() -> dict[str, Service]:
     """The services that run today (imported here, not at module import time)."""
     from services.grid.app import SPEC as GRID
     from services.grid.streams import create_worker_app as grid_worker
+    from services.intake.app import SPEC as INTAKE
+    from services.intake.streams import create_worker_app as intake_worker
 
-    return {"grid": Service(GRID, grid_worker)}
+    return {"grid": Service(GRID, grid_worker), "intake": Service(INTAKE, intake_worker)}
 
 
 def run_api(service: Service, settings: Settings, host: str, port: int) -> None:
@@ -57,7 +58,7 @@ def run_worker(service: Service, settings: Settings) -> None:
 
 
 async def relay_forever(service: Service, settings: Settings) -> None:
-    bootstrap, topic = settings.require_kafka(), topic_for(service.name)
+    bootstrap, topic = settings.require_kafka(), settings.topic(service.name)
     pool = await create_pool(settings.require_database(), max_size=4)
     store = EventStore(pool, service.name, service.name)
     await store.setup()

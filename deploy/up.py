@@ -13,10 +13,9 @@ from types import FrameType
 import httpx
 
 from deploy.demo import load_territory
-from deploy.embedded import EmbeddedKafka, EmbeddedPostgres
+from deploy.embedded import EmbeddedKafka, EmbeddedPostgres, ensure_database
 from deploy.processes import services
 from deploy.supervisor import ProcessSpec, Supervisor, SupervisorError
-from shared.db import ensure_database
 from shared.settings import Settings, get_settings
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 import asyncpg
 
 
@@ -23,19 +21,3 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> asy
         server_settings={"plan_cache_mode": "force_custom_plan"},
     )
 
-
-def with_database(url: str, name: str) -> str:
-    """`url` pointing at database `name` instead."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-async def ensure_database(url: str, name: str) -> str:
-    """Create database `name` on the server at `url` unless it exists; returns its URL."""
-    con = await asyncpg.connect(url)
-    try:
-        if not await con.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await con.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await con.close()
-    return with_database(url, name)

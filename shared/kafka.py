@@ -20,11 +20,6 @@ FORMAT = JSONFormat()
 CONTENT_TYPE = "application/json"
 
 
-def topic_for(service: str) -> str:
-    """One topic per service: every event a service emits goes to `jiedao.<service>`."""
-    return f"jiedao.{service}"
-
-
 def _extensions(e: Envelope) -> dict[str, object]:
     optional = {
         "streetid": e.scope.street_id,

@@ -27,8 +27,8 @@ class ServiceSpec:
     registry: EventRegistry
     routers: list[APIRouter]
     projections: list[Projection] = field(default_factory=list)
-    # Puts read-side objects (views) on app.state once the pool exists.
-    attach: Callable[[Any, asyncpg.Pool], None] = lambda state, pool: None
+    # Puts handler contexts and views on app.state once the pool and store exist.
+    attach: Callable[[Any, asyncpg.Pool, Settings], None] = lambda state, pool, settings: None
 
 
 def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
@@ -43,7 +43,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
             await projection.setup(pool, p)
         app.state.pool, app.state.store = pool, store
         app.state.repository = Repository(store, spec.registry)
-        spec.attach(app.state, pool)
+        spec.attach(app.state, pool, settings)
         try:
             yield
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -19,9 +20,19 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, alias="DATABASE_URL")
     kafka_bootstrap_servers: str | None = Field(None, alias="KAFKA_BOOTSTRAP_SERVERS")
     data_dir: Path = Field(Path(".jiedao"), alias="JIEDAO_DATA_DIR")
+    namespace: str = Field("jiedao", alias="JIEDAO_NAMESPACE", pattern=r"^[a-z][a-z0-9_-]*$",
+                           description="prefix of topics and consumer groups")
     topic_partitions: int = Field(4, ge=1, alias="JIEDAO_TOPIC_PARTITIONS")
     kafka_session_timeout: float = Field(4.0, gt=0, alias="JIEDAO_KAFKA_SESSION_TIMEOUT")
     demo_api_key: str = Field("jiedao-demo-key", alias="JIEDAO_DEMO_API_KEY")
+    holidays: str = Field("", alias="JIEDAO_HOLIDAYS",
+                          description="comma-separated ISO dates that are not working days")
+
+    def holiday_dates(self) -> list[date]:
+        try:
+            return [date.fromisoformat(d.strip()) for d in self.holidays.split(",") if d.strip()]
+        except ValueError as exc:
+            raise ValueError(f"JIEDAO_HOLIDAYS: {exc}") from exc
 
     @model_validator(mode="after")
     def production_needs_real_services(self) -> Settings:
@@ -31,6 +42,10 @@ class Settings(BaseSettings):
             if self.demo_api_key == "jiedao-demo-key":
                 raise ValueError("production must not use the demo API key")
         return self
+
+    def topic(self, service: str) -> str:
+        """One topic per service: every event a service emits goes to `<namespace>.<service>`."""
+        return f"{self.namespace}.{service}"
 
     def require_database(self) -> str:
         if not self.database_url:

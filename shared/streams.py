@@ -22,7 +22,7 @@ def create_faust_app(name: str, settings: Settings) -> faust.App:
     datadir = settings.data_dir / "faust" / name
     datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
-        f"jiedao-{name}",
+        f"{settings.namespace}-{name}",
         broker=brokers,
         store="memory://",
         autodiscover=False,

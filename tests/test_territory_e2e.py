@@ -2,22 +2,13 @@
 worker -> read model -> read API. Real PostgreSQL, real broker, the worker in its own process."""
 
 import asyncio
-import os
-import subprocess
-import sys
-import uuid
-from pathlib import Path
 
-import httpx
 import pytest
 
 from deploy.demo import load_territory
-from deploy.processes import rebuild_read_models, relay_forever, services
-from shared.db import ensure_database
-from shared.settings import Settings
+from deploy.processes import rebuild_read_models, services
+from tests.platform import running
 
-ROOT = Path(__file__).resolve().parent.parent
-client_settings: dict = {}
 POINT_IN_FIRST_GRID = {"lon": 104.1002, "lat": 30.6002}
 SQUARE = {"type": "Polygon", "coordinates": [[
     [104.1, 30.6], [104.101, 30.6], [104.101, 30.601], [104.1, 30.601], [104.1, 30.6]
@@ -25,38 +16,15 @@ SQUARE = {"type": "Polygon", "coordinates": [[
 
 
 @pytest.fixture(scope="module")
-async def grid(database_url, kafka_bootstrap, tmp_path_factory):
-    url = await ensure_database(database_url, f"e2e_{uuid.uuid4().hex[:8]}")
-    env = {"DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-           "JIEDAO_DATA_DIR": str(tmp_path_factory.mktemp("jiedao"))}
-    settings = Settings(**env)
-    client_settings["settings"] = settings
-    service = services()["grid"]
-    app = service.create_app(settings)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "deploy.cli", "worker", "grid"], cwd=ROOT,
-        env={**os.environ, **env},
-    )
-    async with app.router.lifespan_context(app):
-        relay = asyncio.create_task(relay_forever(service, settings))
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://grid") as client:
-            client.worker = worker  # so `eventually` notices a dead worker at once
-            yield client
-        relay.cancel()
-        await asyncio.gather(relay, return_exceptions=True)
-    worker.terminate()
-    worker.wait(10)
+async def platform(database_url, kafka_bootstrap, tmp_path_factory):
+    async with running(["grid"], database_url, kafka_bootstrap,
+                       tmp_path_factory.mktemp("jiedao")) as platform:
+        yield platform
 
 
-async def eventually(client, path, check, timeout=45.0, **params):
-    async with asyncio.timeout(timeout):
-        while True:
-            assert client.worker.poll() is None, "the Faust worker died"
-            response = await client.get(path, params=params)
-            if response.status_code == 200 and check(response.json()):
-                return response.json()
-            await asyncio.sleep(0.2)
+@pytest.fixture
+def grid(platform):
+    return platform["grid"]
 
 
 async def register_street_and_community(client):
@@ -74,7 +42,7 @@ def grid_command(grid_id: str, households: int) -> dict:
             "illustrative": True}
 
 
-async def test_a_grid_of_299_households_is_refused_and_nothing_is_written(grid):
+async def test_a_grid_of_299_households_is_refused_and_nothing_is_written(grid, platform):
     await register_street_and_community(grid)
     response = await grid.post("/grids", json=grid_command("teststreet.c1.small", 299))
     assert response.status_code == 422
@@ -82,7 +50,7 @@ async def test_a_grid_of_299_households_is_refused_and_nothing_is_written(grid):
     assert error["fields"] == [{"field": "households", "reason": error["message"]}]
     assert "300" in error["message"]
     assert (await grid.get("/territory/grids/teststreet.c1.small")).status_code == 404
-    app_store = grid._transport.app.state.store
+    app_store = platform.apps["grid"].state.store
     assert await app_store.stream_version("grid-teststreet.c1.small") == 0
 
 
@@ -93,14 +61,15 @@ async def test_bad_input_names_the_field(grid):
     assert response.json()["error"]["fields"][0]["field"] == "households"
 
 
-async def test_a_grid_reaches_the_read_model_and_locates_points(grid):
+async def test_a_grid_reaches_the_read_model_and_locates_points(grid, platform):
     await register_street_and_community(grid)
     drawn = await grid.post("/grids", json=grid_command("teststreet.c1.g1", 320))
     assert drawn.status_code == 201, drawn.text
-    community = await eventually(grid, "/territory/communities/teststreet.c1",
+    community = await platform.eventually("grid", "/territory/communities/teststreet.c1",
                                  lambda c: len(c["grids"]) == 1)
     assert community["grids"][0]["households"] == 320
-    located = await eventually(grid, "/territory/locate", lambda _: True, **POINT_IN_FIRST_GRID)
+    located = await platform.eventually("grid", "/territory/locate", lambda _: True,
+                                        **POINT_IN_FIRST_GRID)
     assert located["grid_id"] == "teststreet.c1.g1"
     outside = await grid.get("/territory/locate", params={"lon": 0, "lat": 0})
     assert outside.status_code == 404
@@ -117,10 +86,10 @@ async def test_concurrent_recounts_from_the_same_version_one_gets_409(grid):
     assert sorted(r.status_code for r in responses) == [200, 409]
 
 
-async def test_the_chenghua_seed_loads_through_the_commands(grid):
+async def test_the_chenghua_seed_loads_through_the_commands(grid, platform):
     applied = await load_territory(grid, progress=False)
     assert applied > 700
-    streets = await eventually(grid, "/territory/streets", lambda p: p["total"] == 15)
+    streets = await platform.eventually("grid", "/territory/streets", lambda p: p["total"] == 15)
     names = {s["name_zh"] for s in streets["items"]}
     assert {"建设路街道", "保和街道", "圣灯街道"} <= names
     kinds = [s["kind"] for s in streets["items"] if s["street_id"] != "teststreet"]
@@ -128,8 +97,8 @@ async def test_the_chenghua_seed_loads_through_the_commands(grid):
     assert await load_territory(grid, progress=False) == 0  # a second start adds nothing
 
 
-async def test_the_read_model_rebuilds_from_the_store_to_the_same_answers(grid):
-    before = await eventually(grid, "/territory/streets", lambda p: p["total"] >= 1)
-    replayed = await rebuild_read_models(services()["grid"], client_settings["settings"])
+async def test_the_read_model_rebuilds_from_the_store_to_the_same_answers(grid, platform):
+    before = await platform.eventually("grid", "/territory/streets", lambda p: p["total"] >= 1)
+    replayed = await rebuild_read_models(services()["grid"], platform.settings)
     assert replayed["grid_view.territory"] > 0
     assert (await grid.get("/territory/streets")).json() == before

@@ -13,7 +13,7 @@ SPEC = ServiceSpec(
     registry=registry,
     routers=[api.router, read_api.router],
     projections=[TerritoryProjection()],
-    attach=lambda state, pool: setattr(
+    attach=lambda state, pool, settings: setattr(
         state, "territory_view", read_api.TerritoryView(pool, VIEW_SCHEMA)
     ),
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncpg
 import orjson
-from shapely.geometry import shape
 
 from services.grid.events import (
     CommunityRegistered,
@@ -16,6 +15,7 @@ from services.grid.events import (
     registry,
 )
 from shared.envelope import Envelope
+from shared.geo import BBOX_COLUMNS, bounds
 
 VIEW_SCHEMA = "grid_view"
 
@@ -43,8 +43,7 @@ class TerritoryProjection:
             grid_id text PRIMARY KEY, community_id text NOT NULL, street_id text NOT NULL,
             name_zh text NOT NULL, name_en text NOT NULL, households integer NOT NULL,
             boundary jsonb NOT NULL, illustrative boolean NOT NULL, manager_id text,
-            min_lon double precision NOT NULL, min_lat double precision NOT NULL,
-            max_lon double precision NOT NULL, max_lat double precision NOT NULL);
+            {BBOX_COLUMNS});
         CREATE INDEX IF NOT EXISTS grids_community ON {s}.grids (community_id);
         CREATE INDEX IF NOT EXISTS grids_bbox ON {s}.grids (min_lon, max_lon, min_lat, max_lat);
         CREATE TABLE IF NOT EXISTS {s}.members (
@@ -71,7 +70,7 @@ class TerritoryProjection:
                     event.sourced,
                 )
             case GridDrawn():
-                min_lon, min_lat, max_lon, max_lat = shape(event.boundary).bounds
+                min_lon, min_lat, max_lon, max_lat = bounds(event.boundary)
                 await con.execute(
                     f"INSERT INTO {s}.grids VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, NULL, "
                     "$9, $10, $11, $12) ON CONFLICT (grid_id) DO NOTHING",

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 import asyncpg
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from shapely.geometry import Point, shape
 
 from shared.errors import NotFound
+from shared.geo import find_containing
 from shared.http import page
 
 router = APIRouter(prefix="/territory", tags=["territory (read)"])
@@ -77,18 +77,11 @@ class TerritoryView:
 
     async def locate(self, lon: float, lat: float) -> dict[str, Any]:
         """The grid whose boundary contains the point (bounding boxes first, then exact)."""
-        candidates = await self.pool.fetch(
-            f"SELECT grid_id, community_id, street_id, boundary::text AS boundary "
-            f"FROM {self.s}.grids WHERE min_lon <= $1 AND $1 <= max_lon "
-            "AND min_lat <= $2 AND $2 <= max_lat ORDER BY grid_id",
-            lon,
-            lat,
-        )
-        point = Point(lon, lat)
-        for row in candidates:
-            if shape(orjson.loads(row["boundary"])).covers(point):
-                return {k: row[k] for k in ("grid_id", "community_id", "street_id")}
-        raise NotFound(f"no grid contains ({lon}, {lat})", field="lon")
+        columns = "grid_id, community_id, street_id"
+        row = await find_containing(self.pool, f"{self.s}.grids", columns, lon, lat)
+        if row is None:
+            raise NotFound(f"no grid contains ({lon}, {lat})", field="lon")
+        return {k: row[k] for k in ("grid_id", "community_id", "street_id")}
 
 
 def get_view(request: Request) -> TerritoryView:

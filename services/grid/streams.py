@@ -5,7 +5,6 @@ from __future__ import annotations
 import faust
 
 from services.grid.projections import TerritoryProjection
-from shared.kafka import topic_for
 from shared.settings import Settings
 from shared.streams import ReadModelDatabase, add_projection_agent, create_faust_app
 
@@ -13,5 +12,5 @@ from shared.streams import ReadModelDatabase, add_projection_agent, create_faust
 def create_worker_app(settings: Settings) -> faust.App:
     app = create_faust_app("grid", settings)
     database = ReadModelDatabase(settings.require_database())
-    add_projection_agent(app, topic_for("grid"), TerritoryProjection(), database)
+    add_projection_agent(app, settings.topic("grid"), TerritoryProjection(), database)
     return app

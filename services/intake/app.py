@@ -1,0 +1,37 @@
+"""The intake service's HTTP API: catalogue admission, front desk, Open311."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from services.intake import api, open311, read_api
+from services.intake.calendar import WorkCalendar
+from services.intake.events import registry
+from services.intake.handlers import Intake
+from services.intake.projections import FrontDeskProjection
+from services.intake.territory import TerritoryLookup, TerritoryReplica
+from shared.repository import Repository
+from shared.service import ServiceSpec
+from shared.settings import Settings
+
+
+def _attach(state: Any, pool: asyncpg.Pool, settings: Settings) -> None:
+    state.intake = Intake(
+        repo=Repository(state.store, registry),
+        territory=TerritoryLookup(pool),
+        calendar=WorkCalendar(settings.holiday_dates()),
+    )
+    state.front_desk_view = read_api.FrontDeskView(pool, state.store)
+    state.open311_api_keys = {settings.demo_api_key}
+
+
+SPEC = ServiceSpec(
+    name="intake",
+    title="jiedao intake service (受理: community service station front desk)",
+    registry=registry,
+    routers=[api.router, read_api.router, open311.router],
+    projections=[TerritoryReplica(), FrontDeskProjection()],
+    attach=_attach,
+)

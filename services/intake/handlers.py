@@ -1,0 +1,115 @@
+"""Command handlers of the intake service: load, let one aggregate decide, save."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from services.intake.calendar import WorkCalendar
+from services.intake.catalogue import Matter
+from services.intake.commands import (
+    DecideProposal,
+    FileApplication,
+    ProposeMatter,
+    RecordConsultation,
+    ReviewProposal,
+)
+from services.intake.front_desk import Application, Consultation, ProblemReport
+from services.intake.territory import TerritoryLookup
+from shared.envelope import Actor, new_event_id
+from shared.errors import DomainError
+from shared.events import DomainEvent
+from shared.repository import Repository
+from shared.store import AppendResult
+
+
+def new_id() -> str:
+    """A new, time-ordered identifier for an application, consultation or problem."""
+    return new_event_id().hex
+
+
+@dataclass
+class Intake:
+    """What the handlers work with (made once per process, in the composition root)."""
+
+    repo: Repository
+    territory: TerritoryLookup
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+# -- the catalogue's admission procedure ------------------------------------------------------
+
+
+async def propose_matter(intake: Intake, command: ProposeMatter, actor: Actor) -> AppendResult:
+    matter = await intake.repo.load(Matter(command.matter_code))
+    return await intake.repo.save(matter, matter.propose(command), actor=actor)
+
+
+async def review_proposal(
+    intake: Intake, matter_code: str, command: ReviewProposal, actor: Actor
+) -> AppendResult:
+    matter = await intake.repo.load(Matter(matter_code))
+    return await intake.repo.save(matter, matter.review(command), actor=actor)
+
+
+async def decide_proposal(
+    intake: Intake, matter_code: str, command: DecideProposal, actor: Actor
+) -> AppendResult:
+    matter = await intake.repo.load(Matter(matter_code))
+    return await intake.repo.save(matter, matter.decide(command), actor=actor)
+
+
+# -- the front desk ----------------------------------------------------------------------------
+
+
+async def file_application(
+    intake: Intake, command: FileApplication, actor: Actor
+) -> tuple[str, AppendResult]:
+    matter = await intake.repo.load(Matter(command.matter_code))
+    place = await intake.territory.locate(command.location.lon, command.location.lat)
+    if await intake.territory.street_of(command.community_id) is None:
+        raise DomainError(f"no community {command.community_id!r}", field="community_id")
+    application = Application(new_id())
+    events = application.file(command, matter=matter, place=place, filed_at=intake.clock(),
+                              calendar=intake.calendar)
+    return application.application_id, await intake.repo.save(application, events, actor=actor)
+
+
+async def act_on_application(
+    intake: Intake,
+    application_id: str,
+    decide: Callable[[Application], list[DomainEvent]],
+    actor: Actor,
+) -> AppendResult:
+    """Every later step of an application: load it, let `decide` choose, save."""
+    application = await intake.repo.load(Application(application_id))
+    return await intake.repo.save(application, decide(application), actor=actor)
+
+
+async def record_consultation(
+    intake: Intake, command: RecordConsultation, actor: Actor
+) -> tuple[str, AppendResult]:
+    street_id = await intake.territory.street_of(command.community_id)
+    if street_id is None:
+        raise DomainError(f"no community {command.community_id!r}", field="community_id")
+    matter = None
+    if command.matter_code is not None:
+        matter = await intake.repo.load(Matter(command.matter_code))
+    consultation = Consultation(new_id())
+    events = consultation.record(command, street_id=street_id, matter=matter)
+    return consultation.consultation_id, await intake.repo.save(consultation, events, actor=actor)
+
+
+async def report_problem(
+    intake: Intake, *, problem_type: str, description: str, lon: float, lat: float,
+    address: str, reporter: dict[str, str], actor: Actor,
+) -> tuple[str, AppendResult]:
+    place = await intake.territory.locate(lon, lat)
+    problem = ProblemReport(new_id())
+    location: dict[str, Any] = {"lon": lon, "lat": lat}
+    events = problem.report(problem_type=problem_type, description=description, place=place,
+                            location=location, address=address, reporter=reporter)
+    return problem.problem_id, await intake.repo.save(problem, events, actor=actor)

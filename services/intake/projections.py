@@ -1,0 +1,161 @@
+"""Intake's read models: the catalogue, the applications, consultations and problem reports."""
+
+from __future__ import annotations
+
+import asyncpg
+import orjson
+
+from services.intake.events import (
+    ApplicationAccepted,
+    ApplicationCompleted,
+    ApplicationFiled,
+    ApplicationReferred,
+    ApplicationRefused,
+    ApplicationReturned,
+    ConsultationRecorded,
+    MaterialsResubmitted,
+    MatterAdmitted,
+    MatterChanged,
+    MatterProposed,
+    MatterWithdrawn,
+    ProblemReported,
+    ProposalRejected,
+    registry,
+)
+from services.intake.territory import SCHEMA
+from shared.envelope import Envelope
+
+
+class FrontDeskProjection:
+    name = "front_desk"
+
+    def __init__(self, schema: str = SCHEMA) -> None:
+        self.schema = schema
+
+    def tables(self) -> list[str]:
+        return ["matters", "applications", "consultations", "problems"]
+
+    def ddl(self) -> str:
+        s = self.schema
+        return f"""
+        CREATE TABLE IF NOT EXISTS {s}.matters (
+            matter_code text PRIMARY KEY, status text NOT NULL, terms jsonb,
+            level text, category_code text, pending_proposal integer,
+            updated_at timestamptz NOT NULL);
+        CREATE TABLE IF NOT EXISTS {s}.applications (
+            application_id text PRIMARY KEY, matter_code text NOT NULL,
+            matter_name_zh text NOT NULL, matter_name_en text NOT NULL, level text NOT NULL,
+            street_id text NOT NULL, community_id text NOT NULL, grid_id text NOT NULL,
+            applicant_name text NOT NULL, address text NOT NULL,
+            lon double precision NOT NULL, lat double precision NOT NULL,
+            status text NOT NULL, handled_at text, missing text[] NOT NULL DEFAULT '{{}}',
+            result text, reason text, on_time boolean,
+            filed_at timestamptz NOT NULL, deadline date NOT NULL,
+            updated_at timestamptz NOT NULL);
+        CREATE INDEX IF NOT EXISTS applications_station
+            ON {s}.applications (community_id, filed_at);
+        CREATE INDEX IF NOT EXISTS applications_status ON {s}.applications (status, deadline);
+        CREATE TABLE IF NOT EXISTS {s}.consultations (
+            consultation_id text PRIMARY KEY, street_id text NOT NULL,
+            community_id text NOT NULL, topic text NOT NULL, matter_code text,
+            answer text NOT NULL, answered_by text NOT NULL, recorded_at timestamptz NOT NULL);
+        CREATE TABLE IF NOT EXISTS {s}.problems (
+            problem_id text PRIMARY KEY, problem_type text NOT NULL, description text NOT NULL,
+            street_id text NOT NULL, community_id text NOT NULL, grid_id text NOT NULL,
+            lon double precision NOT NULL, lat double precision NOT NULL,
+            address text NOT NULL, reported_at timestamptz NOT NULL);
+        """
+
+    async def apply(self, con: asyncpg.Connection, envelope: Envelope) -> None:
+        if not registry.knows(envelope.type):
+            return
+        event, at = registry.from_envelope(envelope), envelope.time
+        match event:
+            case MatterProposed() | ProposalRejected() | MatterAdmitted() | MatterChanged() \
+                    | MatterWithdrawn():
+                await self._matter(con, event, at)
+            case ApplicationFiled():
+                await con.execute(
+                    f"INSERT INTO {self.schema}.applications (application_id, matter_code, "
+                    "matter_name_zh, matter_name_en, level, street_id, community_id, grid_id, "
+                    "applicant_name, address, lon, lat, status, filed_at, deadline, updated_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'filed', $13, "
+                    "$14, $13) ON CONFLICT (application_id) DO NOTHING",
+                    event.application_id, event.matter_code, event.matter_name_zh,
+                    event.matter_name_en, event.level, event.street_id, event.community_id,
+                    event.grid_id, event.applicant["name"], event.address,
+                    event.location["lon"], event.location["lat"], event.filed_at, event.deadline,
+                )
+            case ApplicationReturned():
+                await self._status(con, event.application_id, "returned", at,
+                                   missing=event.missing)
+            case MaterialsResubmitted():
+                await self._status(con, event.application_id, "resubmitted", at, missing=[])
+            case ApplicationAccepted():
+                await self._status(con, event.application_id, "accepted", at,
+                                   handled_at=event.handled_at)
+            case ApplicationReferred():
+                await self._status(con, event.application_id, "referred", at,
+                                   handled_at="district")
+            case ApplicationCompleted():
+                await self._status(con, event.application_id, "completed", at,
+                                   result=event.result, on_time=event.on_time)
+            case ApplicationRefused():
+                await self._status(con, event.application_id, "refused", at, reason=event.reason)
+            case ConsultationRecorded():
+                await con.execute(
+                    f"INSERT INTO {self.schema}.consultations VALUES ($1, $2, $3, $4, $5, $6, "
+                    "$7, $8) ON CONFLICT DO NOTHING",
+                    event.consultation_id, event.street_id, event.community_id, event.topic,
+                    event.matter_code, event.answer, event.answered_by, at,
+                )
+            case ProblemReported():
+                await con.execute(
+                    f"INSERT INTO {self.schema}.problems VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                    "$8, $9, $10) ON CONFLICT DO NOTHING",
+                    event.problem_id, event.problem_type, event.description, event.street_id,
+                    event.community_id, event.grid_id, event.location["lon"],
+                    event.location["lat"], event.address, at,
+                )
+
+    async def _matter(self, con: asyncpg.Connection, event, at) -> None:
+        s = self.schema
+        match event:
+            case MatterProposed():
+                await con.execute(
+                    f"INSERT INTO {s}.matters (matter_code, status, pending_proposal, "
+                    "updated_at) VALUES ($1, 'proposed', $2, $3) ON CONFLICT (matter_code) "
+                    "DO UPDATE SET pending_proposal = $2, updated_at = $3",
+                    event.matter_code, event.proposal_no, at,
+                )
+            case ProposalRejected():
+                await con.execute(
+                    f"UPDATE {s}.matters SET pending_proposal = NULL, updated_at = $2, "
+                    "status = CASE WHEN status = 'proposed' THEN 'rejected' ELSE status END "
+                    "WHERE matter_code = $1",
+                    event.matter_code, at,
+                )
+            case MatterAdmitted() | MatterChanged():
+                terms = event.terms
+                await con.execute(
+                    f"UPDATE {s}.matters SET status = 'admitted', terms = $2::jsonb, level = $3, "
+                    "category_code = $4, pending_proposal = NULL, updated_at = $5 "
+                    "WHERE matter_code = $1",
+                    event.matter_code, orjson.dumps(terms).decode(), terms["level"],
+                    terms["category"]["code"], at,
+                )
+            case MatterWithdrawn():
+                await con.execute(
+                    f"UPDATE {s}.matters SET status = 'withdrawn', pending_proposal = NULL, "
+                    "updated_at = $2 WHERE matter_code = $1",
+                    event.matter_code, at,
+                )
+
+    async def _status(self, con: asyncpg.Connection, application_id: str, status: str, at,
+                      **changes) -> None:
+        sets = ", ".join(f"{column} = ${i}" for i, column in enumerate(changes, start=4))
+        await con.execute(
+            f"UPDATE {self.schema}.applications SET status = $2, updated_at = $3"
+            f"{', ' + sets if sets else ''} WHERE application_id = $1",
+            application_id, status, at, *changes.values(),
+        )
