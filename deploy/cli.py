@@ -29,11 +29,20 @@ def main(argv: list[str] | None = None) -> None:
         if name == "api":
             sub.add_argument("--host", default="127.0.0.1")
             sub.add_argument("--port", type=int, default=API_BASE_PORT)
+    flow = commands.add_parser("demo", help="keep demo traffic flowing (as `jiedao up` does)")
+    flow.add_argument("--grid", default=f"http://127.0.0.1:{API_BASE_PORT}")
+    flow.add_argument("--intake", default=f"http://127.0.0.1:{API_BASE_PORT + 1}")
+    flow.add_argument("--every", type=float, default=1.0, help="seconds between filings")
     args, extra = parser.parse_known_args(argv)
     if args.command == "test":
         sys.exit(run_tests(extra))
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "demo":
+        from deploy.demo_flow import keep_flowing
+
+        asyncio.run(keep_flowing(args.grid, args.intake, every=args.every))
+        return
     if args.command == "up":
         from deploy.up import up as start_platform
 

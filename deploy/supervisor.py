@@ -278,6 +278,16 @@ class Supervisor:
             self.stop()
             raise
 
+    def add(self, spec: ProcessSpec) -> None:
+        """Start one more process after `start()` (e.g. one that needs the others' data)."""
+        self.specs.append(spec)
+        self._width = max(self._width, len(spec.name))
+        try:
+            self._start_one(spec)
+        except BaseException:
+            self.stop()
+            raise
+
     def _start_one(self, spec: ProcessSpec) -> None:
         log_file = self.log_file(spec)
         self._say(f"starting {spec.name} (log: {log_file})")

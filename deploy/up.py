@@ -12,7 +12,7 @@ from types import FrameType
 
 import httpx
 
-from deploy.demo import load_territory
+from deploy.demo import load_catalogue, load_territory
 from deploy.embedded import EmbeddedKafka, EmbeddedPostgres, ensure_database
 from deploy.processes import services
 from deploy.supervisor import ProcessSpec, Supervisor, SupervisorError
@@ -40,6 +40,12 @@ def _infrastructure(settings: Settings, data_dir: Path, stack: ExitStack) -> dic
     }
 
 
+def _demo_flow_spec(env: dict[str, str], urls: dict[str, str]) -> ProcessSpec:
+    argv = [sys.executable, "-m", "deploy.cli", "demo", "--grid", urls["grid"],
+            "--intake", urls["intake"]]
+    return ProcessSpec("demo-flow", argv, env)
+
+
 def _process_specs(env: dict[str, str], first_port: int) -> tuple[list[ProcessSpec], dict]:
     run = [sys.executable, "-m", "deploy.cli"]
     specs, urls = [], {}
@@ -59,13 +65,18 @@ async def _load_demo(urls: dict[str, str]) -> None:
     async with httpx.AsyncClient(base_url=urls["grid"], timeout=30) as client:
         applied = await load_territory(client)
     print(f"demo territory loaded ({applied} new commands)", flush=True)
+    async with httpx.AsyncClient(base_url=urls["intake"], timeout=30) as client:
+        admitted = await load_catalogue(client)
+    print(f"demo catalogue admitted ({admitted} new matters)", flush=True)
 
 
-def _print_urls(urls: dict[str, str]) -> None:
+def _print_urls(urls: dict[str, str], api_key: str) -> None:
     print("\njiedao is up:")
     for name, url in urls.items():
         print(f"  {name:<12} {url}/docs   (API docs)")
     print(f"  territory    {urls['grid']}/territory/streets")
+    print(f"  catalogue    {urls['intake']}/catalogue?level=street")
+    print(f"  Open311      {urls['intake']}/open311/v2   (GeoReport v2; demo api_key: {api_key})")
     print("Press Ctrl-C to stop.\n", flush=True)
 
 
@@ -81,10 +92,11 @@ def up(first_port: int, demo: bool) -> int:
             supervisor.start()
             if demo:
                 asyncio.run(_load_demo(urls))
+                supervisor.add(_demo_flow_spec(env, urls))
         except SupervisorError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        _print_urls(urls)
+        _print_urls(urls, settings.demo_api_key)
         return supervisor.wait()
     return 0
 

@@ -1,0 +1,104 @@
+"""Demo traffic for `jiedao up`: residents keep filing at the community service stations, and
+the stations keep working their queues, so every read model has something happening."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import httpx
+from shapely.geometry import shape
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = ("秀英", "建国", "丽华", "志强", "晓燕", "海涛", "玉兰", "文杰", "红梅", "德明")
+STAFF = {"X-Actor-Id": "window-demo", "X-Actor-Role": "station_staff"}
+
+
+async def _places(grid: httpx.AsyncClient, limit: int = 40) -> list[dict[str, Any]]:
+    """Grids to file from: their community and a point inside each."""
+    places = []
+    for street in (await grid.get("/territory/streets")).json()["items"]:
+        detail = (await grid.get(f"/territory/streets/{street['street_id']}")).json()
+        for community in detail["communities"][:2]:
+            info = (await grid.get(f"/territory/communities/{community['community_id']}")).json()
+            for g in info["grids"][:1]:
+                boundary = (await grid.get(f"/territory/grids/{g['grid_id']}")).json()["boundary"]
+                point = shape(boundary).representative_point()
+                places.append({"community_id": community["community_id"],
+                               "grid_id": g["grid_id"], "lon": point.x, "lat": point.y})
+    return places[:limit]
+
+
+def _filing(place: dict[str, Any], matter: dict[str, Any], rng: random.Random) -> dict:
+    required = [m["code"] for m in matter["materials"]]
+    brought = [m for m in required if rng.random() < 0.85]
+    name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+    return {"matter_code": matter["matter_code"], "community_id": place["community_id"],
+            "applicant": {"name": name, "id_number": f"5101{rng.randrange(10**13):013d}"},
+            "address": f"{place['grid_id']} {rng.randint(1, 120)}号",
+            "location": {"lon": place["lon"], "lat": place["lat"]}, "materials": brought}
+
+
+class Station:
+    """The demo's window staff: remembers what each applicant left at home."""
+
+    def __init__(self, intake: httpx.AsyncClient, rng: random.Random) -> None:
+        self.intake, self.rng = intake, rng
+        self.missing: dict[str, list[str]] = {}
+
+    async def file(self, place: dict[str, Any], matter: dict[str, Any]) -> None:
+        body = _filing(place, matter, self.rng)
+        response = await self.intake.post("/applications", json=body, headers=STAFF)
+        if response.status_code == 201:
+            required = [m["code"] for m in matter["materials"]]
+            missing = [m for m in required if m not in body["materials"]]
+            self.missing[response.json()["application_id"]] = missing
+
+    async def work(self, app: dict[str, Any]) -> None:
+        """The next step on one open application."""
+        app_id = app["application_id"]
+        path, missing = f"/applications/{app_id}", self.missing.pop(app_id, [])
+        if app["status"] == "filed" and missing:
+            await self.intake.post(f"{path}/return", json={"missing": missing}, headers=STAFF)
+        elif app["status"] == "returned":
+            await self.intake.post(f"{path}/materials", json={"materials": app["missing"]},
+                                   headers=STAFF)
+        elif app["status"] in ("filed", "resubmitted"):
+            await self.intake.post(f"{path}/acceptance", json={}, headers=STAFF)
+        elif app["status"] == "accepted" and self.rng.random() < 0.9:
+            await self.intake.post(f"{path}/completion", json={"result": "已办结 done"},
+                                   headers=STAFF)
+        elif app["status"] == "accepted":
+            await self.intake.post(f"{path}/refusal", json={"reason": "不符合条件 not eligible"},
+                                   headers=STAFF)
+
+    async def open_applications(self) -> list[dict[str, Any]]:
+        items = []
+        for status in ("filed", "returned", "resubmitted", "accepted"):
+            page = await self.intake.get("/applications", params={"status": status})
+            items += page.json()["items"][:2]
+        return items
+
+
+async def keep_flowing(grid_url: str, intake_url: str, *, every: float = 1.0) -> None:
+    rng = random.Random(2012)
+    async with httpx.AsyncClient(base_url=grid_url, timeout=30) as grid, \
+            httpx.AsyncClient(base_url=intake_url, timeout=30) as intake:
+        places = await _places(grid)
+        matters = [m for m in (await intake.get("/catalogue")).json()["items"]
+                   if m["level"] != "district" or rng.random() < 0.2]
+        print(f"demo: {len(places)} stations, {len(matters)} matters; filing every {every}s",
+              flush=True)
+        station = Station(intake, rng)
+        while True:
+            place, matter = rng.choice(places), rng.choice(matters)
+            await station.file(place, matter)
+            if rng.random() < 0.2:
+                await intake.post("/consultations", headers=STAFF, json={
+                    "community_id": place["community_id"], "topic": f"{matter['name_zh']}怎么办",
+                    "matter_code": matter["matter_code"], "answered_by": "窗口工作人员",
+                    "answer": "请携带" + "、".join(m["name_zh"] for m in matter["materials"])})
+            for app in await station.open_applications():
+                await station.work(app)
+            await asyncio.sleep(every)

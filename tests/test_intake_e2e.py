@@ -1,0 +1,206 @@
+"""The front desk end to end over HTTP, on real PostgreSQL and a real broker: the grid service
+publishes the territory, intake learns it from Kafka, a matter is admitted, an application
+goes through filing, return, new materials, acceptance and completion, each step on the topic."""
+
+import asyncio
+import datetime as dt
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from deploy.demo import admit
+from tests.platform import running
+
+SQUARE = {"type": "Polygon", "coordinates": [[
+    [104.10, 30.60], [104.11, 30.60], [104.11, 30.61], [104.10, 30.61], [104.10, 30.60]
+]]}
+OTHER_SQUARE = {"type": "Polygon", "coordinates": [[
+    [104.11, 30.60], [104.12, 30.60], [104.12, 30.61], [104.11, 30.61], [104.11, 30.60]
+]]}
+INSIDE = {"lon": 104.105, "lat": 30.605}
+IN_OTHER_COMMUNITY = {"lon": 104.115, "lat": 30.605}
+DEPT = {"code": "civil_affairs", "name_zh": "区民政局", "name_en": "Civil Affairs Bureau"}
+LEGAL = {"code": "legal_affairs", "name_zh": "区法制办", "name_en": "Legal Affairs Office"}
+
+
+def proposal(code: str, level: str = "community", **terms) -> dict:
+    return {
+        "matter_code": code, "kind": "new", "proposed_by": DEPT, "reviewers": [LEGAL],
+        "terms": {
+            "name_zh": "居住证明", "name_en": "Certificate of residence",
+            "category": {"code": "civil", "name_zh": "民政", "name_en": "Civil affairs"},
+            "level": level, "delegation": "entrustment", "department": DEPT,
+            "time_limit_days": 3, "sourced": False,
+            "materials": [
+                {"code": "id_card", "name_zh": "居民身份证", "name_en": "ID card"},
+                {"code": "household_register", "name_zh": "户口簿",
+                 "name_en": "Household register"},
+            ],
+            **terms,
+        },
+    }
+
+
+def filing(matter_code: str = "cm.residence_certificate", **changes) -> dict:
+    return {"matter_code": matter_code, "community_id": "s1.c1",
+            "applicant": {"name": "张秀英", "id_number": "510108198001010000"},
+            "address": "建设路1号", "location": INSIDE, "materials": ["id_card"], **changes}
+
+
+@pytest.fixture(scope="module")
+async def platform(database_url, kafka_bootstrap, tmp_path_factory):
+    async with running(["grid", "intake"], database_url, kafka_bootstrap,
+                       tmp_path_factory.mktemp("jiedao")) as platform:
+        grid = platform["grid"]
+        await grid.post("/streets", json={"street_id": "s1", "name_zh": "测试街道",
+                                          "name_en": "Test", "kind": "urban", "sourced": False})
+        for community, square in (("s1.c1", SQUARE), ("s1.c2", OTHER_SQUARE)):
+            await grid.post("/communities", json={"community_id": community, "street_id": "s1",
+                                                  "name_zh": "测试社区", "name_en": "Test",
+                                                  "sourced": False})
+            await grid.post("/grids", json={
+                "grid_id": f"{community}.g1", "community_id": community, "name_zh": "网格",
+                "name_en": "Grid", "households": 350, "boundary": square, "illustrative": True,
+            })
+        intake = platform["intake"]
+        assert await admit(intake, proposal("cm.residence_certificate"))
+        assert await admit(intake, proposal("st.pension", level="street",
+                                            name_zh="养老保险登记", name_en="Pension enrolment"))
+        assert await admit(intake, proposal("dt.business_licence", level="district",
+                                            name_zh="营业执照", name_en="Business licence"))
+        await platform.eventually("intake", "/catalogue", lambda p: p["total"] == 3)
+        async with asyncio.timeout(45):  # intake's copy of the territory, learnt from Kafka
+            while await platform.apps["intake"].state.intake.territory.street_of("s1.c2") is None:
+                await asyncio.sleep(0.2)
+        yield platform
+
+
+@pytest.fixture
+def intake(platform):
+    return platform["intake"]
+
+
+async def test_an_application_goes_from_filing_to_completion(intake, platform):
+    filed = await intake.post("/applications", json=filing())
+    assert filed.status_code == 201, filed.text
+    app_id = filed.json()["application_id"]
+    steps = [
+        ("acceptance", {}, 409),  # household register missing: must be returned instead
+        ("return", {"missing": ["household_register"]}, 200),
+        ("acceptance", {}, 409),
+        ("materials", {"materials": ["household_register"]}, 200),
+        ("acceptance", {}, 200),
+        ("completion", {"result": "证明已开具 certificate issued"}, 200),
+        ("refusal", {"reason": "too late"}, 409),
+    ]
+    for step, body, status in steps:
+        response = await intake.post(f"/applications/{app_id}/{step}", json=body)
+        assert response.status_code == status, (step, response.text)
+    done = await platform.eventually("intake", f"/applications/{app_id}",
+                                     lambda a: a["status"] == "completed")
+    assert done["handled_at"] == "community" and done["on_time"] is True
+    types = await event_types_on_topic(platform, "intake", f"application-{app_id}", 5)
+    assert types == ["intake.application.filed", "intake.application.returned",
+                     "intake.application.resubmitted", "intake.application.accepted",
+                     "intake.application.completed"]
+
+
+async def test_deadline_counts_working_days(intake, platform):
+    filed = await intake.post("/applications", json=filing())
+    app = await platform.eventually("intake", f"/applications/{filed.json()['application_id']}",
+                                    lambda a: True)
+    filed_on = dt.datetime.fromisoformat(app["filed_at"]).date()
+    deadline = dt.date.fromisoformat(app["deadline"])
+    assert deadline.weekday() < 5 and (deadline - filed_on).days >= 3
+
+
+async def test_street_matter_goes_to_the_public_service_centre(intake):
+    filed = await intake.post("/applications", json=filing("st.pension",
+                                                           materials=["id_card",
+                                                                      "household_register"]))
+    app_id = filed.json()["application_id"]
+    accepted = await intake.post(f"/applications/{app_id}/acceptance", json={})
+    assert accepted.status_code == 200
+    history = await intake.get(f"/applications/{app_id}")
+    assert history.status_code in (200, 404)  # the read model may lag; the event is what counts
+
+
+async def test_district_matter_is_referred_at_once(intake, platform):
+    filed = await intake.post("/applications", json=filing("dt.business_licence"))
+    app = await platform.eventually("intake", f"/applications/{filed.json()['application_id']}",
+                                    lambda a: a["status"] == "referred")
+    assert app["handled_at"] == "district"
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"matter_code": "cm.no_such_matter"}, "matter_code"),
+    ({"location": IN_OTHER_COMMUNITY}, "location"),
+    ({"location": {"lon": 0, "lat": 0}}, "location"),
+    ({"community_id": "s1.nowhere"}, "community_id"),
+    ({"applicant": None}, "applicant"),
+    ({"applicant": {"name": "", "id_number": "5101"}}, "applicant.name"),
+], ids=["unknown-matter", "outside-community", "outside-district", "unknown-community",
+        "missing-applicant", "empty-applicant-name"])
+async def test_bad_filings_get_a_clear_4xx_and_write_nothing(intake, platform, change, field):
+    store = platform.apps["intake"].state.store
+    before = await store.pool.fetchval(f"SELECT count(*) FROM {store.schema}.events")
+    response = await intake.post("/applications", json=filing(**change))
+    assert 400 <= response.status_code < 500
+    assert field in [f["field"] for f in response.json()["error"]["fields"]], response.text
+    assert await store.pool.fetchval(f"SELECT count(*) FROM {store.schema}.events") == before
+
+
+async def test_a_matter_not_admitted_is_refused(intake):
+    pending = proposal("cm.pending_matter")
+    assert (await intake.post("/catalogue/proposals", json=pending)).status_code == 201
+    response = await intake.post("/applications", json=filing("cm.pending_matter"))
+    assert response.status_code == 422
+    assert "not admitted" in response.json()["error"]["message"]
+
+
+async def test_admission_steps_out_of_order_get_409_with_a_reason(intake, platform):
+    code = "cm.out_of_order"
+    decision = await intake.post(f"/catalogue/{code}/decision", json={"decision": "approve"})
+    assert decision.status_code == 409
+    await intake.post("/catalogue/proposals", json=proposal(code))
+    early = await intake.post(f"/catalogue/{code}/decision", json={"decision": "approve"})
+    assert early.status_code == 409 and "legal_affairs" in early.json()["error"]["message"]
+    objection = await intake.post(f"/catalogue/{code}/reviews", json={
+        "department": "legal_affairs", "verdict": "object", "reason": "overlaps another matter"})
+    assert objection.status_code == 201
+    over = await intake.post(f"/catalogue/{code}/decision", json={"decision": "approve"})
+    assert over.status_code == 409 and "overlaps" in over.json()["error"]["message"]
+    rejected = await intake.post(f"/catalogue/{code}/decision", json={"decision": "reject",
+                                                                       "reason": "overlap"})
+    assert rejected.status_code == 201
+    history = await intake.get(f"/catalogue/{code}/history")
+    assert [e["type"] for e in history.json()["items"]] == [
+        "intake.matter.proposed", "intake.matter.reviewed", "intake.matter.rejected"]
+
+
+async def test_consultations_are_recorded(intake, platform):
+    response = await intake.post("/consultations", json={
+        "community_id": "s1.c1", "topic": "养老保险怎么交", "matter_code": "st.pension",
+        "answer": "带身份证到街道公共服务中心办理", "answered_by": "窗口 王丽华"})
+    assert response.status_code == 201, response.text
+    await platform.eventually("intake", "/consultations", lambda p: p["total"] == 1,
+                              community_id="s1.c1")
+
+
+async def event_types_on_topic(platform, service: str, stream_id: str, count: int) -> list[str]:
+    consumer = AIOKafkaConsumer(platform.settings.topic(service),
+                                bootstrap_servers=platform.settings.kafka_bootstrap_servers,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    seen: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(30):
+            while len(seen) < count:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for m in records:
+                        headers = dict(m.headers)
+                        if headers["ce_streamid"].decode() == stream_id:
+                            seen[headers["ce_id"].decode()] = headers["ce_type"].decode()
+    finally:
+        await consumer.stop()
+    return list(seen.values())
