@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,7 +48,8 @@ def services() -> dict[str, Service]:
 
 
 def run_api(service: Service, settings: Settings, host: str, port: int) -> None:
-    uvicorn.run(service.create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(service.create_app(settings), host=host, port=port, log_level="warning",
+                access_log=False)
 
 
 def run_worker(service: Service, settings: Settings) -> None:
@@ -91,7 +93,15 @@ async def rebuild_read_models(service: Service, settings: Settings) -> dict[str,
 
 def run_relay(service: Service, settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    async def until_stopped() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):  # docker stop and Ctrl-C alike
+            asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
+        await relay_forever(service, settings)
+
     try:
-        asyncio.run(relay_forever(service, settings))
-    except KeyboardInterrupt:
-        pass
+        asyncio.run(until_stopped())
+    except asyncio.CancelledError:
+        log.info("relay %s stopped", service.name)

@@ -19,7 +19,7 @@ from deploy.supervisor import ProcessSpec, Supervisor, SupervisorError
 from shared.settings import Settings, get_settings
 
 
-def _infrastructure(settings: Settings, data_dir: Path, stack: ExitStack) -> dict[str, str]:
+def infrastructure(settings: Settings, data_dir: Path, stack: ExitStack) -> dict[str, str]:
     if settings.database_url:
         database_url = settings.database_url
         print(f"PostgreSQL: external ({database_url.split('@')[-1]})", flush=True)
@@ -46,7 +46,7 @@ def _demo_flow_spec(env: dict[str, str], urls: dict[str, str]) -> ProcessSpec:
     return ProcessSpec("demo-flow", argv, env)
 
 
-def _process_specs(env: dict[str, str], first_port: int) -> tuple[list[ProcessSpec], dict]:
+def process_specs(env: dict[str, str], first_port: int) -> tuple[list[ProcessSpec], dict]:
     run = [sys.executable, "-m", "deploy.cli"]
     specs, urls = [], {}
     for i, name in enumerate(services()):
@@ -85,8 +85,8 @@ def up(first_port: int, demo: bool) -> int:
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        env = _infrastructure(settings, data_dir, stack)
-        specs, urls = _process_specs(env, first_port)
+        env = infrastructure(settings, data_dir, stack)
+        specs, urls = process_specs(env, first_port)
         supervisor = stack.enter_context(_Stoppable(specs, data_dir / "logs"))
         try:
             supervisor.start()

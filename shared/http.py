@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from shared.errors import ConcurrencyConflict, DomainError, JiedaoError
+from shared.store import AppendResult
 
 
 def error_body(kind: str, message: str, fields: list[dict[str, str]] | None = None) -> dict:
@@ -50,6 +51,12 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(ConcurrencyConflict, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(JiedaoError, _jiedao_error)  # type: ignore[arg-type]
+
+
+def accepted(stream_id: str, result: AppendResult, **ids: str) -> dict[str, Any]:
+    """The one answer shape of every command: which stream moved, to what version."""
+    return {**ids, "stream_id": stream_id, "version": result.version,
+            "positions": result.positions}
 
 
 def page(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,9 +8,11 @@ so one stream's events stay in one partition, in order.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from uuid import UUID
 
-from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
+import orjson
+from cloudevents.core.bindings.kafka import KafkaMessage, to_binary
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
@@ -61,24 +63,25 @@ def to_message(e: Envelope) -> KafkaMessage:
 def from_message(
     headers: Iterable[tuple[str, bytes]] | dict[str, bytes], key: bytes | None, value: bytes
 ) -> Envelope:
+    """The envelope of a binary-mode message. Read straight from the `ce_*` headers: the
+    library's `from_binary` validates a CloudEvent object first and costs ~5x more, on a path
+    every consumer runs for every event."""
     items = headers.items() if isinstance(headers, dict) else headers
-    message = KafkaMessage(headers=dict(items), key=None, value=value)
-    event = from_binary(message, FORMAT, CloudEvent)
-    a, data = event.get_attributes(), event.get_data()
+    a = {name[3:]: raw.decode() for name, raw in items if name.startswith("ce_")}
     return Envelope(
         id=UUID(a["id"]),
         source=a["source"],
         type=a["type"],
         subject=a["subject"],
-        time=a["time"],
+        time=datetime.fromisoformat(a["time"]),
         stream_id=a["streamid"],
         stream_version=int(a["streamversion"]),
         schema_version=int(a["schemaversion"]),
         actor=Actor(a["actorid"], a["actorrole"]),
         scope=Scope(a.get("streetid"), a.get("communityid"), a.get("gridid")),
         correlation_id=UUID(a["correlationid"]),
-        causation_id=UUID(a["causationid"]) if a.get("causationid") else None,
-        data=data if isinstance(data, dict) else {},
+        causation_id=UUID(a["causationid"]) if "causationid" in a else None,
+        data=orjson.loads(value) if value else {},
         prev_hash=bytes.fromhex(a["prevhash"]),
         hash=bytes.fromhex(a["hash"]),
         position=int(a["position"]),

@@ -95,11 +95,13 @@ class Relay:
         )
         return len(events)
 
-    async def run(self, *, idle_seconds: float = 0.05, retry_seconds: float = 1.0) -> None:
+    async def run(self, *, linger_seconds: float = 0.02, retry_seconds: float = 1.0) -> None:
         while True:
             try:
-                if await self.publish_once() == 0:
-                    await asyncio.sleep(idle_seconds)
+                if await self.publish_once() < self.batch:
+                    # Not saturated: let events gather, so each poll and cursor update carries
+                    # a batch rather than one or two events (adds at most this much latency).
+                    await asyncio.sleep(linger_seconds)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database outage: back off, resume from cursor

@@ -27,6 +27,7 @@ class Repository:
     def __init__(self, store: EventStore, registry: EventRegistry) -> None:
         self.store = store
         self.registry = registry
+        self._references: dict[str, Aggregate] = {}
 
     async def load(self, aggregate: A) -> A:
         """`aggregate` (freshly made, empty) with its stream's events applied."""
@@ -34,6 +35,18 @@ class Repository:
             aggregate.apply(self.registry.from_envelope(envelope))
             aggregate.version = envelope.stream_version
         return aggregate
+
+    async def load_reference(self, aggregate: A) -> A:
+        """An aggregate that the caller only reads (e.g. the catalogue matter a filing refers
+        to), kept in memory while its stream has not moved: one cheap version check instead
+        of replaying the stream. Never change what this returns."""
+        version = await self.store.stream_version(aggregate.stream_id)
+        cached = self._references.get(aggregate.stream_id)
+        if cached is not None and cached.version == version:
+            return cached  # type: ignore[return-value]
+        loaded = await self.load(aggregate)
+        self._references[aggregate.stream_id] = loaded
+        return loaded
 
     async def save(
         self,

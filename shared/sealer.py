@@ -57,7 +57,9 @@ class Sealer:
         )
         return len(events)
 
-    async def run(self, idle_seconds: float = 0.2) -> None:
+    async def run(self, every_seconds: float = 1.0) -> None:
+        """Seal once a second (a checkpoint's latency matters to no one; its cost does)."""
         while True:
-            if await self.seal_once() == 0:
-                await asyncio.sleep(idle_seconds)
+            while await self.seal_once() == self.batch:
+                pass
+            await asyncio.sleep(every_seconds)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 
@@ -16,22 +16,18 @@ from services.grid.commands import (
     RegisterStreet,
 )
 from shared.auth import ActorDep
+from shared.http import accepted
 from shared.repository import Repository
-from shared.store import AppendResult
 
 router = APIRouter(tags=["territory (commands)"])
 
 
-def get_repository(request: Request) -> Repository:
+async def get_repository(request: Request) -> Repository:
     return request.app.state.repository
 
 
 RepoDep = Annotated[Repository, Depends(get_repository)]
 IfMatch = Annotated[int | None, Header(description="The grid version the caller last read")]
-
-
-def accepted(stream_id: str, result: AppendResult) -> dict[str, Any]:
-    return {"stream_id": stream_id, "version": result.version, "positions": result.positions}
 
 
 @router.post("/streets", status_code=201)

@@ -84,7 +84,7 @@ class TerritoryView:
         return {k: row[k] for k in ("grid_id", "community_id", "street_id")}
 
 
-def get_view(request: Request) -> TerritoryView:
+async def get_view(request: Request) -> TerritoryView:
     return request.app.state.territory_view
 
 

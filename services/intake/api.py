@@ -21,21 +21,16 @@ from services.intake.commands import (
 )
 from services.intake.handlers import Intake
 from shared.auth import ActorDep
-from shared.store import AppendResult
+from shared.http import accepted
 
 router = APIRouter(tags=["intake (commands)"])
 
 
-def get_intake(request: Request) -> Intake:
+async def get_intake(request: Request) -> Intake:
     return request.app.state.intake
 
 
 IntakeDep = Annotated[Intake, Depends(get_intake)]
-
-
-def accepted(stream_id: str, result: AppendResult, **ids: str) -> dict[str, Any]:
-    return {**ids, "stream_id": stream_id, "version": result.version,
-            "positions": result.positions}
 
 
 # -- admission procedure ------------------------------------------------------------------------

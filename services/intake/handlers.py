@@ -68,7 +68,7 @@ async def decide_proposal(
 async def file_application(
     intake: Intake, command: FileApplication, actor: Actor
 ) -> tuple[str, AppendResult]:
-    matter = await intake.repo.load(Matter(command.matter_code))
+    matter = await intake.repo.load_reference(Matter(command.matter_code))
     place = await intake.territory.locate(command.location.lon, command.location.lat)
     if await intake.territory.street_of(command.community_id) is None:
         raise DomainError(f"no community {command.community_id!r}", field="community_id")
@@ -97,7 +97,7 @@ async def record_consultation(
         raise DomainError(f"no community {command.community_id!r}", field="community_id")
     matter = None
     if command.matter_code is not None:
-        matter = await intake.repo.load(Matter(command.matter_code))
+        matter = await intake.repo.load_reference(Matter(command.matter_code))
     consultation = Consultation(new_id())
     events = consultation.record(command, street_id=street_id, matter=matter)
     return consultation.consultation_id, await intake.repo.save(consultation, events, actor=actor)

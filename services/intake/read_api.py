@@ -112,7 +112,7 @@ class FrontDeskView:
         return [dict(r) for r in rows]
 
 
-def get_view(request: Request) -> FrontDeskView:
+async def get_view(request: Request) -> FrontDeskView:
     return request.app.state.front_desk_view
 
 

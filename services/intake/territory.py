@@ -7,12 +7,19 @@ that needs another's facts follows: subscribe, project, look up locally).
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 import asyncpg
 import orjson
+from shapely import STRtree, prepare
+from shapely.geometry import Point, shape
 
 from services.intake.front_desk import Place
 from shared.envelope import Envelope
-from shared.geo import BBOX_COLUMNS, bounds, find_containing
 
 SCHEMA = "intake_view"
 
@@ -36,7 +43,7 @@ class TerritoryReplica:
             name_en text NOT NULL);
         CREATE TABLE IF NOT EXISTS {s}.grids (
             grid_id text PRIMARY KEY, community_id text NOT NULL, street_id text NOT NULL,
-            boundary jsonb NOT NULL, {BBOX_COLUMNS});
+            boundary jsonb NOT NULL);
         """
 
     async def apply(self, con: asyncpg.Connection, event: Envelope) -> None:
@@ -49,28 +56,79 @@ class TerritoryReplica:
             )
         elif event.type == "grid.grid.drawn":
             await con.execute(
-                f"INSERT INTO {s}.grids VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8) "
+                f"INSERT INTO {s}.grids VALUES ($1, $2, $3, $4::jsonb) "
                 "ON CONFLICT (grid_id) DO NOTHING",
                 d["grid_id"], d["community_id"], d["street_id"],
-                orjson.dumps(d["boundary"]).decode(), *bounds(d["boundary"]),
+                orjson.dumps(d["boundary"]).decode(),
             )
 
 
 class TerritoryLookup:
-    """What the front desk asks of the territory, answered from the replica."""
+    """What the front desk asks of the territory, answered from the replica.
 
-    def __init__(self, pool: asyncpg.Pool, schema: str = SCHEMA) -> None:
+    The replica's grids are held in memory (an R-tree of their boundaries) and reloaded when
+    older than `max_age` seconds, or at once when a lookup misses (a grid just drawn)."""
+
+    def __init__(self, pool: asyncpg.Pool, schema: str = SCHEMA, *,
+                 max_age: float = 5.0) -> None:
         self.pool = pool
         self.schema = schema
+        self.max_age = max_age
+        self._index: _Index | None = None
+        self._loaded_at = -math.inf
+        self._lock = asyncio.Lock()
 
     async def locate(self, lon: float, lat: float) -> Place | None:
-        row = await find_containing(
-            self.pool, f"{self.schema}.grids", "grid_id, community_id, street_id", lon, lat
-        )
-        return Place(row["street_id"], row["community_id"], row["grid_id"]) if row else None
+        return await self._ask(lambda index: index.locate(lon, lat))
 
     async def street_of(self, community_id: str) -> str | None:
-        return await self.pool.fetchval(
-            f"SELECT street_id FROM {self.schema}.communities WHERE community_id = $1",
-            community_id,
+        return await self._ask(lambda index: index.streets.get(community_id))
+
+    async def _ask(self, question: Callable[[_Index], T | None]) -> T | None:
+        index = await self._fresh(self.max_age)
+        answer = question(index)
+        if answer is None:
+            answer = question(await self._fresh(MISS_RELOAD_AGE))
+        return answer
+
+    async def _fresh(self, max_age: float) -> _Index:
+        if self._index is None or time.monotonic() - self._loaded_at > max_age:
+            async with self._lock:
+                if self._index is None or time.monotonic() - self._loaded_at > max_age:
+                    self._index = await self._load()
+                    self._loaded_at = time.monotonic()
+        return self._index
+
+    async def _load(self) -> _Index:
+        grids = await self.pool.fetch(
+            f"SELECT grid_id, community_id, street_id, boundary::text AS boundary "
+            f"FROM {self.schema}.grids ORDER BY grid_id"
         )
+        streets = await self.pool.fetch(
+            f"SELECT community_id, street_id FROM {self.schema}.communities"
+        )
+        return _Index(grids, {r["community_id"]: r["street_id"] for r in streets})
+
+
+MISS_RELOAD_AGE = 0.5  # a miss reloads the replica at most this often
+T = TypeVar("T")
+
+
+class _Index:
+    def __init__(self, grids: list[asyncpg.Record], streets: dict[str, str]) -> None:
+        self.places = [Place(g["street_id"], g["community_id"], g["grid_id"]) for g in grids]
+        shapes = [shape(orjson.loads(g["boundary"])) for g in grids]
+        for polygon in shapes:
+            prepare(polygon)
+        self.shapes = shapes
+        self.tree = STRtree(shapes) if shapes else None
+        self.streets = streets
+
+    def locate(self, lon: float, lat: float) -> Place | None:
+        if self.tree is None:
+            return None
+        point = Point(lon, lat)
+        for i in sorted(self.tree.query(point)):
+            if self.shapes[i].covers(point):
+                return self.places[i]
+        return None
