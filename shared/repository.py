@@ -45,7 +45,8 @@ class Repository:
         if cached is not None and cached.version == version:
             return cached  # type: ignore[return-value]
         loaded = await self.load(aggregate)
-        self._references[aggregate.stream_id] = loaded
+        if loaded.version:  # never remember streams that do not exist (any id a client sends)
+            self._references[aggregate.stream_id] = loaded
         return loaded
 
     async def save(

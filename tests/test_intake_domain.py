@@ -142,3 +142,11 @@ def test_a_street_matter_is_handled_by_the_public_service_centre():
                         materials=("id_card", "household_register"))
     (accepted,) = application.accept(AcceptApplication())
     assert accepted.handled_at == "street_public_service_centre"
+
+
+def test_days_are_chengdu_days():
+    early_tuesday_in_chengdu = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)  # Tue 07:30 +08:00
+    application = Application("a1")
+    (event,) = application.file(FileApplication(**filing()), matter=admitted(), place=PLACE,
+                                filed_at=early_tuesday_in_chengdu, calendar=WorkCalendar())
+    assert event.deadline == date(2026, 11, 27)  # three working days after Tuesday

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+LOCAL = ZoneInfo("Asia/Shanghai")  # the district's days begin at midnight in Chengdu
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(LOCAL).date()
 
 
 class WorkCalendar:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from services.intake.calendar import WorkCalendar
+from services.intake.calendar import WorkCalendar, local_date
 from services.intake.catalogue import Matter
 from services.intake.commands import (
     AcceptApplication,
@@ -91,7 +91,7 @@ class Application:
             materials=sorted(set(command.materials)),
             required_materials=[m["code"] for m in terms["materials"]],
             filed_at=filed_at,
-            deadline=calendar.add_working_days(filed_at.date(), terms["time_limit_days"]),
+            deadline=calendar.add_working_days(local_date(filed_at), terms["time_limit_days"]),
         )
         if terms["level"] != "district":
             return [filed]
@@ -126,7 +126,7 @@ class Application:
         assert self.deadline is not None
         return [ApplicationCompleted(application_id=self.application_id, **self._where(),
                                      result=command.result,
-                                     on_time=completed_at.date() <= self.deadline)]
+                                     on_time=local_date(completed_at) <= self.deadline)]
 
     def refuse(self, command: RefuseApplication) -> list[DomainEvent]:
         self._require_status(OPEN | {"returned", "accepted"}, "refused")
