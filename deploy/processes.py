@@ -65,7 +65,8 @@ async def relay_forever(service: Service, settings: Settings) -> None:
     store = EventStore(pool, service.name, service.name)
     await store.setup()
     recreated = await ensure_topic(bootstrap, topic, settings.topic_partitions)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                                max_batch_size=256 * 1024)  # record batches the relay fills
     await producer.start()
     try:
         relay = Relay(store, producer, topic)

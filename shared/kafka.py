@@ -12,52 +12,41 @@ from datetime import datetime
 from uuid import UUID
 
 import orjson
-from cloudevents.core.bindings.kafka import KafkaMessage, to_binary
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
+from cloudevents.core.bindings.kafka import KafkaMessage
 
-from shared.envelope import Actor, Envelope, Scope
+from shared.envelope import SPEC_VERSION, Actor, Envelope, Scope
 
-FORMAT = JSONFormat()
 CONTENT_TYPE = "application/json"
 
 
-def _extensions(e: Envelope) -> dict[str, object]:
-    optional = {
-        "streetid": e.scope.street_id,
-        "communityid": e.scope.community_id,
-        "gridid": e.scope.grid_id,
-        "causationid": str(e.causation_id) if e.causation_id else None,
-    }
-    return {
-        "streamid": e.stream_id,
-        "streamversion": str(e.stream_version),
-        "position": str(e.position),
-        "schemaversion": str(e.schema_version),
-        "actorid": e.actor.user_id,
-        "actorrole": e.actor.role,
-        "correlationid": str(e.correlation_id),
-        "hash": e.hash.hex(),
-        "prevhash": e.prev_hash.hex(),
-        **{name: value for name, value in optional.items() if value is not None},
-    }
-
-
 def to_message(e: Envelope) -> KafkaMessage:
-    event = CloudEvent(
-        attributes={
-            "id": str(e.id),
-            "source": e.source,
-            "type": e.type,
-            "subject": e.subject,
-            "time": e.time,
-            "specversion": "1.0",
-            "datacontenttype": CONTENT_TYPE,
-            **_extensions(e),
-        },
-        data=e.data_bytes(),
-    )
-    return to_binary(event, FORMAT, key_mapper=lambda _: e.stream_id.encode())
+    """The event as a binary-mode message: the same message the `cloudevents` library's
+    `to_binary` makes (tests/test_kafka_binding.py holds them equal), built directly, since
+    the library's validated CloudEvent object costs ~10x more on the relay's hot path."""
+    time = e.time.isoformat()
+    headers = {
+        "ce_id": str(e.id).encode(),
+        "ce_source": e.source.encode(),
+        "ce_type": e.type.encode(),
+        "ce_subject": e.subject.encode(),
+        "ce_time": (time[:-6] + "Z" if time.endswith("+00:00") else time).encode(),
+        "ce_specversion": SPEC_VERSION.encode(),
+        "content-type": CONTENT_TYPE.encode(),
+        "ce_streamid": e.stream_id.encode(),
+        "ce_streamversion": str(e.stream_version).encode(),
+        "ce_position": str(e.position).encode(),
+        "ce_schemaversion": str(e.schema_version).encode(),
+        "ce_actorid": e.actor.user_id.encode(),
+        "ce_actorrole": e.actor.role.encode(),
+        "ce_correlationid": str(e.correlation_id).encode(),
+        "ce_hash": e.hash.hex().encode(),
+        "ce_prevhash": e.prev_hash.hex().encode(),
+    }
+    optional = {"ce_streetid": e.scope.street_id, "ce_communityid": e.scope.community_id,
+                "ce_gridid": e.scope.grid_id,
+                "ce_causationid": str(e.causation_id) if e.causation_id else None}
+    headers.update({name: value.encode() for name, value in optional.items() if value})
+    return KafkaMessage(headers=headers, key=e.stream_id.encode(), value=e.data_bytes())
 
 
 def from_message(

@@ -14,7 +14,10 @@ import logging
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
+from shared.envelope import Envelope
 from shared.follower import LogFollower
 from shared.kafka import to_message
 from shared.store import EventStore
@@ -51,6 +54,7 @@ class Relay:
         self.name = name
         self.batch = batch
         self._follower: LogFollower | None = None
+        self._partitioner = DefaultPartitioner()
         self.published = 0
 
     async def resume(self, *, topic_was_recreated: bool = False) -> None:
@@ -76,14 +80,7 @@ class Relay:
         events = await self._follower.poll(self.batch)
         if not events:
             return 0
-        sent = []
-        for event in events:
-            message = to_message(event)
-            sent.append(await self.producer.send(
-                self.topic, key=message.key, value=message.value,
-                headers=list(message.headers.items()),
-            ))
-        await asyncio.gather(*sent)
+        await asyncio.gather(*await self._send(events))
         self.published += len(events)
         await self.store.pool.execute(
             f"INSERT INTO {self.store.schema}.cursors (name, position, published) "
@@ -94,6 +91,30 @@ class Relay:
             self.published,
         )
         return len(events)
+
+    async def _send(self, events: list[Envelope]) -> list[asyncio.Future]:
+        """Queue the events as one record batch per partition (the partition Kafka's default
+        partitioner gives the stream id), in order; returns the broker's acknowledgements.
+        Batches cost far less than one `send()` per event."""
+        partitions = sorted(await self.producer.partitions_for(self.topic))
+        batches: dict[int, BatchBuilder] = {}
+        acks = []
+        for event in events:
+            message = to_message(event)
+            partition = self._partitioner(message.key, partitions, partitions)
+            headers = list(message.headers.items())
+            batch = batches.get(partition)
+            if batch is None or batch.append(key=message.key, value=message.value,
+                                             timestamp=None, headers=headers) is None:
+                if batch is not None:  # full: send it, start the next one
+                    acks.append(await self.producer.send_batch(batch, self.topic,
+                                                               partition=partition))
+                batch = batches[partition] = self.producer.create_batch()
+                batch.append(key=message.key, value=message.value, timestamp=None,
+                             headers=headers)
+        for partition, batch in batches.items():
+            acks.append(await self.producer.send_batch(batch, self.topic, partition=partition))
+        return acks
 
     async def run(self, *, linger_seconds: float = 0.02, retry_seconds: float = 1.0) -> None:
         while True:
