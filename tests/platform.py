@@ -89,3 +89,54 @@ def _stop(worker: subprocess.Popen) -> None:
         worker.wait(10)
     except subprocess.TimeoutExpired:
         worker.kill()
+
+
+# -- a small district that the intake tests file in ----------------------------------------------
+
+SQUARE = {"type": "Polygon", "coordinates": [[
+    [104.10, 30.60], [104.11, 30.60], [104.11, 30.61], [104.10, 30.61], [104.10, 30.60]
+]]}
+OTHER_SQUARE = {"type": "Polygon", "coordinates": [[
+    [104.11, 30.60], [104.12, 30.60], [104.12, 30.61], [104.11, 30.61], [104.11, 30.60]
+]]}
+DEPT = {"code": "civil_affairs", "name_zh": "区民政局", "name_en": "Civil Affairs Bureau"}
+LEGAL = {"code": "legal_affairs", "name_zh": "区法制办", "name_en": "Legal Affairs Office"}
+
+
+def proposal(code: str, level: str = "community", **terms: Any) -> dict:
+    """A new matter proposed by the civil affairs bureau, reviewed by the legal office."""
+    return {
+        "matter_code": code, "kind": "new", "proposed_by": DEPT, "reviewers": [LEGAL],
+        "terms": {
+            "name_zh": "居住证明", "name_en": "Certificate of residence",
+            "category": {"code": "civil", "name_zh": "民政", "name_en": "Civil affairs"},
+            "level": level, "delegation": "entrustment", "department": DEPT,
+            "time_limit_days": 3, "sourced": False,
+            "materials": [
+                {"code": "id_card", "name_zh": "居民身份证", "name_en": "ID card"},
+                {"code": "household_register", "name_zh": "户口簿",
+                 "name_en": "Household register"},
+            ],
+            **terms,
+        },
+    }
+
+
+async def draw_small_district(platform: Platform) -> None:
+    """Street s1 with communities s1.c1 (SQUARE) and s1.c2 (OTHER_SQUARE), one grid each,
+    drawn through the grid service; returns once intake has learnt them from Kafka."""
+    grid = platform["grid"]
+    await grid.post("/streets", json={"street_id": "s1", "name_zh": "测试街道",
+                                      "name_en": "Test", "kind": "urban", "sourced": False})
+    for community, square in (("s1.c1", SQUARE), ("s1.c2", OTHER_SQUARE)):
+        await grid.post("/communities", json={"community_id": community, "street_id": "s1",
+                                              "name_zh": "测试社区", "name_en": "Test",
+                                              "sourced": False})
+        await grid.post("/grids", json={
+            "grid_id": f"{community}.g1", "community_id": community, "name_zh": "网格",
+            "name_en": "Grid", "households": 350, "boundary": square, "illustrative": True,
+        })
+    territory = platform.apps["intake"].state.intake.territory
+    async with asyncio.timeout(45):
+        while await territory.street_of("s1.c2") is None:
+            await asyncio.sleep(0.2)

@@ -19,7 +19,8 @@ from services.intake.commands import (
 from services.intake.events import ApplicationReferred, MatterAdmitted, MatterWithdrawn
 from services.intake.front_desk import Application, Place
 from shared.errors import DomainError, NotFound, WrongOrder
-from tests.test_intake_e2e import filing, proposal
+from tests.platform import proposal
+from tests.test_intake_e2e import filing
 
 PLACE = Place("s1", "s1.c1", "s1.c1.g1")
 MONDAY = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)

@@ -9,36 +9,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from deploy.demo import admit
-from tests.platform import running
+from tests.platform import draw_small_district, proposal, running
 
-SQUARE = {"type": "Polygon", "coordinates": [[
-    [104.10, 30.60], [104.11, 30.60], [104.11, 30.61], [104.10, 30.61], [104.10, 30.60]
-]]}
-OTHER_SQUARE = {"type": "Polygon", "coordinates": [[
-    [104.11, 30.60], [104.12, 30.60], [104.12, 30.61], [104.11, 30.61], [104.11, 30.60]
-]]}
 INSIDE = {"lon": 104.105, "lat": 30.605}
 IN_OTHER_COMMUNITY = {"lon": 104.115, "lat": 30.605}
-DEPT = {"code": "civil_affairs", "name_zh": "区民政局", "name_en": "Civil Affairs Bureau"}
-LEGAL = {"code": "legal_affairs", "name_zh": "区法制办", "name_en": "Legal Affairs Office"}
-
-
-def proposal(code: str, level: str = "community", **terms) -> dict:
-    return {
-        "matter_code": code, "kind": "new", "proposed_by": DEPT, "reviewers": [LEGAL],
-        "terms": {
-            "name_zh": "居住证明", "name_en": "Certificate of residence",
-            "category": {"code": "civil", "name_zh": "民政", "name_en": "Civil affairs"},
-            "level": level, "delegation": "entrustment", "department": DEPT,
-            "time_limit_days": 3, "sourced": False,
-            "materials": [
-                {"code": "id_card", "name_zh": "居民身份证", "name_en": "ID card"},
-                {"code": "household_register", "name_zh": "户口簿",
-                 "name_en": "Household register"},
-            ],
-            **terms,
-        },
-    }
 
 
 def filing(matter_code: str = "cm.residence_certificate", **changes) -> dict:
@@ -51,17 +25,7 @@ def filing(matter_code: str = "cm.residence_certificate", **changes) -> dict:
 async def platform(database_url, kafka_bootstrap, tmp_path_factory):
     async with running(["grid", "intake"], database_url, kafka_bootstrap,
                        tmp_path_factory.mktemp("jiedao")) as platform:
-        grid = platform["grid"]
-        await grid.post("/streets", json={"street_id": "s1", "name_zh": "测试街道",
-                                          "name_en": "Test", "kind": "urban", "sourced": False})
-        for community, square in (("s1.c1", SQUARE), ("s1.c2", OTHER_SQUARE)):
-            await grid.post("/communities", json={"community_id": community, "street_id": "s1",
-                                                  "name_zh": "测试社区", "name_en": "Test",
-                                                  "sourced": False})
-            await grid.post("/grids", json={
-                "grid_id": f"{community}.g1", "community_id": community, "name_zh": "网格",
-                "name_en": "Grid", "households": 350, "boundary": square, "illustrative": True,
-            })
+        await draw_small_district(platform)
         intake = platform["intake"]
         assert await admit(intake, proposal("cm.residence_certificate"))
         assert await admit(intake, proposal("st.pension", level="street",
@@ -69,9 +33,6 @@ async def platform(database_url, kafka_bootstrap, tmp_path_factory):
         assert await admit(intake, proposal("dt.business_licence", level="district",
                                             name_zh="营业执照", name_en="Business licence"))
         await platform.eventually("intake", "/catalogue", lambda p: p["total"] == 3)
-        async with asyncio.timeout(45):  # intake's copy of the territory, learnt from Kafka
-            while await platform.apps["intake"].state.intake.territory.street_of("s1.c2") is None:
-                await asyncio.sleep(0.2)
         yield platform
 
 

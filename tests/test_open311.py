@@ -12,16 +12,8 @@ from aiokafka import AIOKafkaConsumer
 from deploy.demo import admit
 from services.intake.problem_types import PROBLEM_TYPES
 from shared.kafka import from_message
-from tests.platform import running
+from tests.platform import draw_small_district, proposal, running
 
-SQUARE = {"type": "Polygon", "coordinates": [[
-    [104.10, 30.60], [104.11, 30.60], [104.11, 30.61], [104.10, 30.61], [104.10, 30.60]
-]]}
-OTHER_SQUARE = {"type": "Polygon", "coordinates": [[
-    [104.11, 30.60], [104.12, 30.60], [104.12, 30.61], [104.11, 30.61], [104.11, 30.60]
-]]}
-DEPT = {"code": "civil_affairs", "name_zh": "区民政局", "name_en": "Civil Affairs Bureau"}
-LEGAL = {"code": "legal_affairs", "name_zh": "区法制办", "name_en": "Legal Affairs Office"}
 BASE = "/open311/v2"
 KEY = "jiedao-demo-key"  # Settings.demo_api_key's default
 MATTER = "cm.residence_certificate"
@@ -30,24 +22,6 @@ PENDING_MATTER = "cm.pending_matter"
 INSIDE = {"lat": "30.605", "long": "104.105"}  # in grid s1.c1.g1 of community s1.c1
 IN_OTHER_COMMUNITY = {"lat": "30.605", "long": "104.115"}
 OUTSIDE = {"lat": "30.5", "long": "104.0"}
-
-
-def proposal(code: str, level: str = "community", **terms) -> dict:
-    return {
-        "matter_code": code, "kind": "new", "proposed_by": DEPT, "reviewers": [LEGAL],
-        "terms": {
-            "name_zh": "居住证明", "name_en": "Certificate of residence",
-            "category": {"code": "civil", "name_zh": "民政", "name_en": "Civil affairs"},
-            "level": level, "delegation": "entrustment", "department": DEPT,
-            "time_limit_days": 3, "sourced": False,
-            "materials": [
-                {"code": "id_card", "name_zh": "居民身份证", "name_en": "ID card"},
-                {"code": "household_register", "name_zh": "户口簿",
-                 "name_en": "Household register"},
-            ],
-            **terms,
-        },
-    }
 
 
 def filing(**changes) -> dict:
@@ -74,17 +48,7 @@ def problem(**changes) -> dict:
 async def platform(database_url, kafka_bootstrap, tmp_path_factory):
     async with running(["grid", "intake"], database_url, kafka_bootstrap,
                        tmp_path_factory.mktemp("jiedao")) as platform:
-        grid = platform["grid"]
-        await grid.post("/streets", json={"street_id": "s1", "name_zh": "测试街道",
-                                          "name_en": "Test", "kind": "urban", "sourced": False})
-        for community, square in (("s1.c1", SQUARE), ("s1.c2", OTHER_SQUARE)):
-            await grid.post("/communities", json={"community_id": community, "street_id": "s1",
-                                                  "name_zh": "测试社区", "name_en": "Test",
-                                                  "sourced": False})
-            await grid.post("/grids", json={
-                "grid_id": f"{community}.g1", "community_id": community, "name_zh": "网格",
-                "name_en": "Grid", "households": 350, "boundary": square, "illustrative": True,
-            })
+        await draw_small_district(platform)
         intake = platform["intake"]
         assert await admit(intake, proposal(MATTER))
         assert await admit(intake, proposal(DISTRICT_MATTER, level="district",
@@ -92,9 +56,6 @@ async def platform(database_url, kafka_bootstrap, tmp_path_factory):
         pending = await intake.post("/catalogue/proposals", json=proposal(PENDING_MATTER))
         assert pending.status_code == 201  # proposed, never decided: not a service
         await platform.eventually("intake", "/catalogue", lambda p: p["total"] == 2)
-        async with asyncio.timeout(45):  # intake's copy of the territory, learnt from Kafka
-            while await platform.apps["intake"].state.intake.territory.street_of("s1.c2") is None:
-                await asyncio.sleep(0.2)
         yield platform
 
 
