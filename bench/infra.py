@@ -11,6 +11,7 @@ import asyncio
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -163,6 +164,22 @@ def _package_version(name: str) -> str | None:
         return None
 
 
+def code_version() -> dict[str, object]:
+    """The commit measured, and whether shared/ or services/ differ from it."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", "-C", str(root), *args], capture_output=True,
+                                  text=True, timeout=10, check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    changed = git("status", "--porcelain", "--", "shared", "services")
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "shared_or_services_modified": None if changed is None else bool(changed)}
+
+
 def machine_info(infra: Infra, loop: str) -> dict[str, object]:
     cpu_model = None
     try:
@@ -180,6 +197,7 @@ def machine_info(infra: Infra, loop: str) -> dict[str, object]:
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "event_loop": loop,
+        "code": code_version(),
         "postgres": {"origin": infra.postgres_origin, **asyncio.run(_postgres_info(infra.url))},
         "broker": {"origin": infra.broker_origin, "bootstrap": infra.bootstrap},
         "packages": {

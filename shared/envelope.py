@@ -91,6 +91,7 @@ class Envelope:
     prev_hash: bytes = GENESIS_HASH
     hash: bytes = GENESIS_HASH
     position: int | None = None
+    _data_json: bytes | None = field(default=None, compare=False, repr=False)
 
     def canonical_bytes(self) -> bytes:
         """Everything the event says, in one stable byte form (position and hashes excluded):
@@ -106,7 +107,11 @@ class Envelope:
         return head + b"\n" + self.data_bytes()
 
     def data_bytes(self) -> bytes:
-        return orjson.dumps(self.data, option=orjson.OPT_SORT_KEYS)
+        """The data as JSON with sorted keys (made once: hashing, storing and publishing all
+        need it)."""
+        if self._data_json is None:
+            self._data_json = orjson.dumps(self.data, option=orjson.OPT_SORT_KEYS)
+        return self._data_json
 
     def computed_hash(self) -> bytes:
         return hashlib.sha256(self.prev_hash + self.canonical_bytes()).digest()

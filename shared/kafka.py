@@ -45,7 +45,7 @@ def to_message(e: Envelope) -> KafkaMessage:
     optional = {"ce_streetid": e.scope.street_id, "ce_communityid": e.scope.community_id,
                 "ce_gridid": e.scope.grid_id,
                 "ce_causationid": str(e.causation_id) if e.causation_id else None}
-    headers.update({name: value.encode() for name, value in optional.items() if value})
+    headers.update({name: v.encode() for name, v in optional.items() if v is not None})
     return KafkaMessage(headers=headers, key=e.stream_id.encode(), value=e.data_bytes())
 
 

@@ -150,7 +150,10 @@ class EventStore:
         source: str,
         *,
         flushers: int = 2,
-        max_batch_events: int = 5000,
+        # Small flushes keep two transactions in flight side by side (one sealing in Python
+        # while PostgreSQL inserts the other): faster than one big flush at every load measured
+        # (bench/README.md). A flush always takes at least one whole append.
+        max_batch_events: int = 25,
     ) -> None:
         self.pool = pool
         self.schema = validate_schema_name(schema)
