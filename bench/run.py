@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import pstats
+import subprocess
 import sys
 import threading
 import time
@@ -51,7 +52,8 @@ from shared.kafka import to_message
 from shared.relay import Relay, ensure_topic
 from shared.store import EventStore
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
 EVENT_TYPE = "grid.case.reported"
 TOPIC_PARTITIONS = 4  # JIEDAO_TOPIC_PARTITIONS' default
 EVENTS_PER_STREAM = 10  # single-event appends: a new stream every 10th append
@@ -87,10 +89,10 @@ QUICK = Sizes(
 
 WRITERS = 50  # concurrent single-event writers
 STORE_SETTINGS = [  # (flushers, max_batch_events) for the single-event sweep; first = default
-    (2, 5000), (2, 25), (1, 5000), (4, 5000), (4, 50),
+    (2, 25), (2, 5000), (1, 5000), (4, 5000), (4, 50),
 ]
 BATCHED_SETTINGS = [  # (writers, flushers, max_batch_events)
-    (1, 2, 5000), (4, 2, 5000), (8, 2, 5000), (8, 2, 1000), (8, 4, 1000), (8, 2, 25),
+    (1, 2, 25), (4, 2, 25), (8, 2, 25), (8, 2, 1000), (8, 4, 1000), (8, 2, 5000),
 ]
 ES_BATCHED_WRITERS = [1, 4]
 RELAY_CONFIGS: list[dict[str, Any]] = [  # producer settings; relay batch = Relay(batch=...)
@@ -382,7 +384,7 @@ async def jd_single(infra: Infra, sizes: Sizes, flushers: int, max_batch: int, *
 
 
 async def jd_batched(infra: Infra, sizes: Sizes, writers: int, *, profile: cProfile.Profile |
-                     None = None, flushers: int = 2, max_batch: int = 5000,
+                     None = None, flushers: int = 2, max_batch: int = 25,
                      store_class: type[EventStore] = EventStore) -> dict[str, Any]:
     """`writers` asyncio writers, each appending 500 events to a new stream per call."""
     pool, store = await open_store(infra.url, "batched", store_class, flushers=flushers,
@@ -423,6 +425,49 @@ async def jd_batched(infra: Infra, sizes: Sizes, writers: int, *, profile: cProf
         "events": n, "seconds": round(meter.wall, 3),
         "events_per_s": round(n / meter.wall), **latency_fields(latencies),
         "cpu": meter.as_dict(),
+    }
+
+
+PROCESS_SETTINGS = [(2, 4)]  # (writer processes, writers in each), store defaults
+
+
+def jd_batched_processes(infra: Infra, sizes: Sizes, processes: int,
+                         writers: int) -> dict[str, Any]:
+    """The batched appends from several processes at once (as several API processes of one
+    service would append): each process runs `writers` writers of 500-event appends on its
+    own pool; the span runs from a common start signal until every process is done."""
+    schema = schema_name("procs")
+    asyncio.run(create_schema(infra.url, schema))
+    batches = sizes.batched_events // BATCH // (processes * writers)
+    children = [
+        subprocess.Popen([sys.executable, "-m", "bench.batched_worker", infra.url, schema,
+                          str(writers), str(batches), f"p{p}"], cwd=ROOT, text=True,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        for p in range(processes)
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        with CpuMeter(infra) as meter:
+            for child in children:
+                assert child.stdin is not None
+                child.stdin.write("go\n")
+                child.stdin.flush()
+            reports = [json.loads(child.stdout.readline()) for child in children]  # type: ignore[union-attr]
+    finally:
+        for child in children:
+            child.wait(30)
+        asyncio.run(drop_schema(infra.url, schema))
+    latencies = sorted(lat for report in reports for lat in report["latencies"])
+    n = batches * processes * writers * BATCH
+    cpu = meter.as_dict()
+    cpu["client_cpu_s"] = round(sum(report["cpu_s"] for report in reports), 3)
+    return {
+        "name": "jiedao batched, processes", "system": "jiedao",
+        "settings": {"processes": processes, "writers": writers, "events_per_append": BATCH,
+                     "flushers": 2, "max_batch_events": 25},
+        "events": n, "seconds": round(meter.wall, 3), "events_per_s": round(n / meter.wall),
+        **latency_fields(latencies), "cpu": cpu,
     }
 
 
@@ -639,6 +684,10 @@ def run_all(infra: Infra, sizes: Sizes, loop_factory: Callable[[], Any]) -> list
                 lambda wfm: arun(jd_batched(infra, sizes, wfm[0], flushers=wfm[1],
                                             max_batch=wfm[2])), repeats)
 
+    log("3b. jiedao store, batched appends from several processes")
+    round_robin(PROCESS_SETTINGS,
+                lambda pw: jd_batched_processes(infra, sizes, pw[0], pw[1]), repeats)
+
     log(f"4. relay: filling a store with {sizes.relay_events:,} events")
 
     async def relay_section() -> None:
@@ -699,6 +748,11 @@ def floors(results: list[dict[str, Any]]) -> dict[str, Any]:
                     "events_per_s": r["events_per_s"],
                     "met": r["events_per_s"] >= FLOORS["batched_events_per_s"]}
                 for r in batched},
+            "from_several_processes": {
+                f"processes={r['settings']['processes']} writers={r['settings']['writers']}": {
+                    "events_per_s": r["events_per_s"],
+                    "met": r["events_per_s"] >= FLOORS["batched_events_per_s"]}
+                for r in results if r["name"] == "jiedao batched, processes"},
         },
         "relay": {
             "floor": f">= {FLOORS['relay_events_per_s']:,} events/s",
