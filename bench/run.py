@@ -195,32 +195,27 @@ def stored_event(aggregate: uuid.UUID, version: int, writer: int, i: int) -> Any
                        orjson.dumps(state))
 
 
-def es_single(infra: Infra, sizes: Sizes, pool_size: int) -> dict[str, Any]:
-    """50 threads, each appending one event per call to a 10-event aggregate of its own."""
-    es = EsRecorder(infra, pool_size)
-    per_writer = sizes.es_single_events // WRITERS
-    latencies: list[list[float]] = [[] for _ in range(WRITERS)]
+def timed_threads(infra: Infra, threads: int, warm: Callable[[int], list[Any]],
+                  work: Callable[[int], list[Any]], insert: Callable[[Any], None]
+                  ) -> tuple[CpuMeter, list[float]]:
+    """Run `threads` writer threads: each warms up with `warm(w)`, prepares `work(w)`, then
+    all start together and insert one item at a time; the meter spans start to last finish."""
+    latencies: list[float] = []
     errors: list[BaseException] = []
     meter = CpuMeter(infra)
-    barrier = threading.Barrier(WRITERS + 1)
-    done = threading.Barrier(WRITERS + 1)
-
-    def plan(w: int, n: int) -> list[Any]:
-        aggregates = [uuid.uuid4() for _ in range(n // EVENTS_PER_STREAM + 1)]
-        return [stored_event(aggregates[i // EVENTS_PER_STREAM], i % EVENTS_PER_STREAM + 1, w, i)
-                for i in range(n)]
+    barrier = threading.Barrier(threads + 1)
+    done = threading.Barrier(threads + 1)
 
     def writer(w: int) -> None:
         try:
-            for e in plan(w, sizes.single_warmup):
-                es.recorder.insert_events([e])
-            events = plan(w, per_writer)
+            for item in warm(w):
+                insert(item)
+            items = work(w)
             barrier.wait()
-            lat = latencies[w]
-            for e in events:
+            for item in items:
                 t = time.perf_counter()
-                es.recorder.insert_events([e])
-                lat.append(time.perf_counter() - t)
+                insert(item)
+                latencies.append(time.perf_counter() - t)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
             barrier.abort()
@@ -231,20 +226,36 @@ def es_single(infra: Infra, sizes: Sizes, pool_size: int) -> dict[str, Any]:
             except threading.BrokenBarrierError:
                 pass
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
+    pool = [threading.Thread(target=writer, args=(w,)) for w in range(threads)]
+    for t in pool:
+        t.start()
     try:
-        for t in threads:
-            t.start()
-        try:
-            barrier.wait()
-            with meter:
-                done.wait()
-        except threading.BrokenBarrierError:
-            pass
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+        barrier.wait()
+        with meter:
+            done.wait()
+    except threading.BrokenBarrierError:
+        pass
+    for t in pool:
+        t.join()
+    if errors:
+        raise errors[0]
+    return meter, latencies
+
+
+def es_single(infra: Infra, sizes: Sizes, pool_size: int) -> dict[str, Any]:
+    """50 threads, each appending one event per call to a 10-event aggregate of its own."""
+    es = EsRecorder(infra, pool_size)
+    per_writer = sizes.es_single_events // WRITERS
+
+    def plan(w: int, n: int) -> list[list[Any]]:
+        aggregates = [uuid.uuid4() for _ in range(n // EVENTS_PER_STREAM + 1)]
+        return [[stored_event(aggregates[i // EVENTS_PER_STREAM], i % EVENTS_PER_STREAM + 1,
+                              w, i)] for i in range(n)]
+
+    try:
+        meter, latencies = timed_threads(infra, WRITERS, lambda w: plan(w, sizes.single_warmup),
+                                         lambda w: plan(w, per_writer),
+                                         es.recorder.insert_events)
     finally:
         es.close()
     n = per_writer * WRITERS
@@ -253,7 +264,7 @@ def es_single(infra: Infra, sizes: Sizes, pool_size: int) -> dict[str, Any]:
         "settings": {"recorder": "PostgresApplicationRecorder", "writers": WRITERS,
                      "threads": True, "pool_size": pool_size, "events_per_append": 1},
         "events": n, "seconds": round(meter.wall, 3),
-        "events_per_s": round(n / meter.wall), **latency_fields(sum(latencies, [])),
+        "events_per_s": round(n / meter.wall), **latency_fields(latencies),
         "cpu": meter.as_dict(),
     }
 
@@ -262,10 +273,6 @@ def es_batched(infra: Infra, sizes: Sizes, writers: int) -> dict[str, Any]:
     """`writers` threads, each inserting 500 events (one new aggregate) per call."""
     es = EsRecorder(infra, pool_size=writers)
     batches_per_writer = sizes.es_batched_events // BATCH // writers
-    errors: list[BaseException] = []
-    latencies: list[float] = []
-    barrier = threading.Barrier(writers + 1)
-    done = threading.Barrier(writers + 1)
 
     def plan(w: int, batches: int) -> list[list[Any]]:
         out = []
@@ -274,41 +281,10 @@ def es_batched(infra: Infra, sizes: Sizes, writers: int) -> dict[str, Any]:
             out.append([stored_event(agg, v + 1, w, b * BATCH + v) for v in range(BATCH)])
         return out
 
-    def writer(w: int) -> None:
-        try:
-            for batch in plan(w, 2):
-                es.recorder.insert_events(batch)
-            work = plan(w, batches_per_writer)
-            barrier.wait()
-            for batch in work:
-                t = time.perf_counter()
-                es.recorder.insert_events(batch)
-                latencies.append(time.perf_counter() - t)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-            barrier.abort()
-            done.abort()
-        finally:
-            try:
-                done.wait()
-            except threading.BrokenBarrierError:
-                pass
-
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
-    meter = CpuMeter(infra)
     try:
-        for t in threads:
-            t.start()
-        try:
-            barrier.wait()
-            with meter:
-                done.wait()
-        except threading.BrokenBarrierError:
-            pass
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+        meter, latencies = timed_threads(infra, writers, lambda w: plan(w, 2),
+                                         lambda w: plan(w, batches_per_writer),
+                                         es.recorder.insert_events)
     finally:
         es.close()
     n = batches_per_writer * writers * BATCH
