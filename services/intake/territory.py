@@ -66,8 +66,9 @@ class TerritoryReplica:
 class TerritoryLookup:
     """What the front desk asks of the territory, answered from the replica.
 
-    The replica's grids are held in memory (an R-tree of their boundaries) and reloaded when
-    older than `max_age` seconds, or at once when a lookup misses (a grid just drawn)."""
+    The replica's grids are held in memory (an R-tree of their boundaries). Every `max_age`
+    seconds, or at once when a lookup misses (a grid just drawn), one cheap query tells
+    whether the replica changed; only then is it reloaded."""
 
     def __init__(self, pool: asyncpg.Pool, schema: str = SCHEMA, *,
                  max_age: float = 5.0) -> None:
@@ -75,6 +76,7 @@ class TerritoryLookup:
         self.schema = schema
         self.max_age = max_age
         self._index: _Index | None = None
+        self._version: int | None = None
         self._loaded_at = -math.inf
         self._lock = asyncio.Lock()
 
@@ -95,9 +97,18 @@ class TerritoryLookup:
         if self._index is None or time.monotonic() - self._loaded_at > max_age:
             async with self._lock:
                 if self._index is None or time.monotonic() - self._loaded_at > max_age:
-                    self._index = await self._load()
+                    version = await self._replica_version()
+                    if self._index is None or version != self._version:
+                        self._index, self._version = await self._load(), version
                     self._loaded_at = time.monotonic()
         return self._index
+
+    async def _replica_version(self) -> int:
+        """Grows whenever the replica applies an event (the projection's checkpoints)."""
+        return await self.pool.fetchval(
+            f"SELECT coalesce(sum(version), 0) FROM {self.schema}.checkpoints "
+            "WHERE projection = $1", TerritoryReplica.name,
+        )
 
     async def _load(self) -> _Index:
         grids = await self.pool.fetch(
