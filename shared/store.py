@@ -213,6 +213,13 @@ class EventStore:
                     outcomes = [StoreUnavailable("append kept deadlocking")] * len(batch)
                     break
                 await asyncio.sleep(0.001 * 2**attempt)
+            except asyncpg.UniqueViolationError:
+                if len(batch) > 1:  # one append reused an id of another stream: find it,
+                    for request in batch:  # so that only that one fails
+                        await self._flush([request])
+                    return
+                outcomes = [IdempotencyMismatch("an event id is already used in another stream")]
+                break
             except UNAVAILABLE as exc:
                 outcomes = [StoreUnavailable(f"event store unavailable: {exc}")] * len(batch)
                 break
@@ -257,7 +264,7 @@ class EventStore:
             "RETURNING stream_id, version, last_hash) "
             "SELECT stream_id, version, last_hash, NULL::uuid AS id, NULL::bigint AS position "
             "FROM heads UNION ALL "
-            f"SELECT NULL, stream_version, NULL, id, position FROM {self.schema}.events "
+            f"SELECT stream_id, stream_version, NULL, id, position FROM {self.schema}.events "
             "WHERE id = ANY($2::uuid[])",
             sorted({request.stream_id for request in batch}),
             [event.id for request in batch for event in request.events],
@@ -281,6 +288,10 @@ class EventStore:
         for i, request in enumerate(batch):
             hits = [known.get(event.id) for event in request.events]
             version, last_hash = heads[request.stream_id]
+            if any(hit and hit["stream_id"] != request.stream_id for hit in hits):
+                outcomes.append(IdempotencyMismatch("an event id is already used in another "
+                                                    "stream"))
+                continue
             if all(hits):
                 outcomes.append(AppendResult(
                     version=max(hit["version"] for hit in hits),
@@ -296,6 +307,7 @@ class EventStore:
             if request.expected is not None and request.expected != version:
                 outcomes.append(ConcurrencyConflict(request.stream_id, request.expected, version))
                 continue
+            request.envelopes.clear()  # a retried flush (after a deadlock) seals afresh
             for event in request.events:
                 version += 1
                 envelope = seal(

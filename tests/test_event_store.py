@@ -83,3 +83,16 @@ async def test_event_data_and_envelope_survive_the_round_trip(store):
     (stored,) = await store.read_stream("s-1")
     assert stored.data == event.data and stored.id == event.id
     assert stored.correlation_id == event.id and stored.source == "test"
+
+
+async def test_an_event_id_used_in_another_stream_fails_only_that_append(store):
+    taken = events(1)
+    await store.append("s-1", 0, taken)
+    outcomes = await asyncio.gather(
+        store.append("s-2", 0, taken),
+        store.append("s-3", 0, events(1)),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[0], IdempotencyMismatch)
+    assert outcomes[1].version == 1
+    assert len(await store.read_stream("s-3")) == 1
