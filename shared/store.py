@@ -218,7 +218,9 @@ class EventStore:
                     for request in batch:  # so that only that one fails
                         await self._flush([request])
                     return
-                outcomes = [IdempotencyMismatch("an event id is already used in another stream")]
+                outcomes = [IdempotencyMismatch(
+                    "an event id of this append is already stored in another stream "
+                    "(or appears twice in the append)")]
                 break
             except UNAVAILABLE as exc:
                 outcomes = [StoreUnavailable(f"event store unavailable: {exc}")] * len(batch)
