@@ -388,9 +388,11 @@ async def applications(view: FrontDeskView, query: RequestQuery) -> list[Any]:
         states = [s for status in query.statuses for s in (OPEN if status == "open" else CLOSED)]
     return await view.pool.fetch(
         "SELECT a.*, m.terms->'department' AS department, m.terms->'materials' AS materials, "
-        "c.name_zh AS community_zh, c.name_en AS community_en "
+        "c.name_zh AS community_zh, c.name_en AS community_en, "
+        "st.name_zh AS street_zh, st.name_en AS street_en "
         f"FROM {view.s}.applications a LEFT JOIN {view.s}.matters m USING (matter_code) "
         f"LEFT JOIN {view.s}.communities c USING (community_id) "
+        f"LEFT JOIN {view.s}.streets st ON st.street_id = a.street_id "
         "WHERE ($1::text[] IS NULL OR a.application_id = ANY($1)) "
         "AND ($2::text[] IS NULL OR a.matter_code = ANY($2)) "
         "AND ($3::text[] IS NULL OR a.status = ANY($3)) "

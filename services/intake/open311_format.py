@@ -342,7 +342,9 @@ def application_agency(row: Mapping[str, Any], department: Mapping[str, Any] | N
     if row["handled_at"] == "district" and department:
         return bilingual(department)
     if row["handled_at"] == "street_public_service_centre":
-        return f"街道公共服务中心 street public service centre ({row['street_id']})"
+        if row.get("street_zh") is None:
+            return f"街道公共服务中心 street public service centre ({row['street_id']})"
+        return (f"{row['street_zh']}公共服务中心 {row['street_en']} public service centre")
     return station(row)
 
 

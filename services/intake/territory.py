@@ -33,11 +33,13 @@ class TerritoryReplica:
         self.schema = schema
 
     def tables(self) -> list[str]:
-        return ["communities", "grids"]
+        return ["streets", "communities", "grids"]
 
     def ddl(self) -> str:
         s = self.schema
         return f"""
+        CREATE TABLE IF NOT EXISTS {s}.streets (
+            street_id text PRIMARY KEY, name_zh text NOT NULL, name_en text NOT NULL);
         CREATE TABLE IF NOT EXISTS {s}.communities (
             community_id text PRIMARY KEY, street_id text NOT NULL, name_zh text NOT NULL,
             name_en text NOT NULL);
@@ -48,7 +50,12 @@ class TerritoryReplica:
 
     async def apply(self, con: asyncpg.Connection, event: Envelope) -> None:
         s, d = self.schema, event.data
-        if event.type == "grid.community.registered":
+        if event.type == "grid.street.registered":
+            await con.execute(
+                f"INSERT INTO {s}.streets VALUES ($1, $2, $3) ON CONFLICT (street_id) DO NOTHING",
+                d["street_id"], d["name_zh"], d["name_en"],
+            )
+        elif event.type == "grid.community.registered":
             await con.execute(
                 f"INSERT INTO {s}.communities VALUES ($1, $2, $3, $4) "
                 "ON CONFLICT (community_id) DO NOTHING",
