@@ -13,7 +13,7 @@ import json
 import sys
 import time
 
-from bench.run import BATCH, EVENT_TYPE, event_data
+from bench.run import batched_plan
 from shared.db import create_pool
 from shared.envelope import NewEvent
 from shared.store import EventStore
@@ -24,19 +24,14 @@ async def main(url: str, schema: str, writers: int, batches: int, tag: str) -> N
     store = EventStore(pool, schema, "bench")
     await store.setup()
 
-    def plan(w: int, count: int, prefix: str) -> list[tuple[str, list[NewEvent]]]:
-        return [(f"{tag}-{prefix}-w{w}-b{b}",
-                 [NewEvent(EVENT_TYPE, event_data(w, b * BATCH + v)) for v in range(BATCH)])
-                for b in range(count)]
-
     async def writer(work: list[tuple[str, list[NewEvent]]], lat: list[float]) -> None:
         for stream, events in work:
             t = time.perf_counter()
             await store.append(stream, 0, events)
             lat.append(time.perf_counter() - t)
 
-    await asyncio.gather(*(writer(plan(w, 2, "warm"), []) for w in range(writers)))
-    work = [plan(w, batches, "run") for w in range(writers)]
+    await asyncio.gather(*(writer(batched_plan(w, 2, f"{tag}-warm"), []) for w in range(writers)))
+    work = [batched_plan(w, batches, f"{tag}-run") for w in range(writers)]
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     latencies: list[float] = []

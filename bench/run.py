@@ -359,6 +359,13 @@ async def jd_single(infra: Infra, sizes: Sizes, flushers: int, max_batch: int, *
     }
 
 
+def batched_plan(w: int, batches: int, prefix: str) -> list[tuple[str, list[NewEvent]]]:
+    """Writer `w`'s appends: `batches` new streams of 500 events each."""
+    return [(f"{prefix}-w{w}-b{b}",
+             [NewEvent(EVENT_TYPE, event_data(w, b * BATCH + v)) for v in range(BATCH)])
+            for b in range(batches)]
+
+
 async def jd_batched(infra: Infra, sizes: Sizes, writers: int, *, profile: cProfile.Profile |
                      None = None, flushers: int = 2, max_batch: int = 25,
                      store_class: type[EventStore] = EventStore) -> dict[str, Any]:
@@ -367,11 +374,6 @@ async def jd_batched(infra: Infra, sizes: Sizes, writers: int, *, profile: cProf
                                    max_batch_events=max_batch)
     batches_per_writer = sizes.batched_events // BATCH // writers
 
-    def plan(w: int, batches: int, prefix: str) -> list[tuple[str, list[NewEvent]]]:
-        return [(f"{prefix}-w{w}-b{b}",
-                 [NewEvent(EVENT_TYPE, event_data(w, b * BATCH + v)) for v in range(BATCH)])
-                for b in range(batches)]
-
     async def writer(work: list[tuple[str, list[NewEvent]]], lat: list[float]) -> None:
         for stream, events in work:
             t = time.perf_counter()
@@ -379,8 +381,8 @@ async def jd_batched(infra: Infra, sizes: Sizes, writers: int, *, profile: cProf
             lat.append(time.perf_counter() - t)
 
     try:
-        await asyncio.gather(*(writer(plan(w, 2, "warm"), []) for w in range(writers)))
-        work = [plan(w, batches_per_writer, "run") for w in range(writers)]
+        await asyncio.gather(*(writer(batched_plan(w, 2, "warm"), []) for w in range(writers)))
+        work = [batched_plan(w, batches_per_writer, "run") for w in range(writers)]
         latencies: list[float] = []
         if isinstance(store, PhaseTimedStore):
             store.reset()

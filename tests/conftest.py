@@ -23,9 +23,11 @@ from functools import cache
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from deploy.embedded import EmbeddedKafka, EmbeddedPostgres
+from shared.store import EventStore
 
 TOPIC_PARTITIONS = 4
 
@@ -116,6 +118,23 @@ async def schema(pg_pool: asyncpg.Pool) -> AsyncIterator[str]:
         yield name
     finally:
         await pg_pool.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture
+async def store(pg_pool: asyncpg.Pool, schema: str) -> AsyncIterator[EventStore]:
+    """An event store of its own (in this test's schema)."""
+    store = EventStore(pg_pool, schema, "test")
+    await store.setup()
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    yield producer
+    await producer.stop()
 
 
 @pytest.fixture

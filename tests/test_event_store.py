@@ -7,15 +7,6 @@ import pytest
 
 from shared.envelope import GENESIS_HASH, NewEvent
 from shared.errors import ConcurrencyConflict, IdempotencyMismatch
-from shared.store import EventStore
-
-
-@pytest.fixture
-async def store(pg_pool, schema):
-    store = EventStore(pg_pool, schema, "test")
-    await store.setup()
-    yield store
-    await store.close()
 
 
 def events(n: int, **data) -> list[NewEvent]:

@@ -39,14 +39,6 @@ async def drain(follower: LogFollower, rounds: int = 5) -> list:
     return seen
 
 
-@pytest.fixture
-async def store(pg_pool, schema):
-    store = EventStore(pg_pool, schema, "test")
-    await store.setup()
-    yield store
-    await store.close()
-
-
 async def test_many_concurrent_appenders_one_follower_sees_each_event_once_in_order(store):
     follower, seen = LogFollower(store), []
     writers_done = asyncio.Event()

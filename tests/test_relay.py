@@ -7,8 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.envelope import NewEvent
@@ -17,14 +16,6 @@ from shared.relay import Relay, ensure_topic
 from shared.store import EventStore
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-async def store(pg_pool, schema):
-    store = EventStore(pg_pool, schema, "test")
-    await store.setup()
-    yield store
-    await store.close()
 
 
 async def fill(store: EventStore, streams: int, per_stream: int) -> None:
@@ -52,16 +43,13 @@ async def consume_all(bootstrap: str, topic: str, expected: int, timeout: float 
     return messages
 
 
-async def test_every_event_is_published_with_cloudevents_headers(store, kafka_bootstrap, topic):
+async def test_every_event_is_published_with_cloudevents_headers(
+    store, producer, kafka_bootstrap, topic
+):
     await fill(store, streams=3, per_stream=5)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        relay = Relay(store, producer, topic)
-        while await relay.publish_once():
-            pass
-    finally:
-        await producer.stop()
+    relay = Relay(store, producer, topic)
+    while await relay.publish_once():
+        pass
 
     messages = await consume_all(kafka_bootstrap, topic, expected=15)
     assert len(messages) == 15
@@ -117,41 +105,34 @@ async def test_killing_the_relay_mid_stream_loses_no_event(
 
 
 async def test_a_broker_that_lost_the_topic_gets_the_whole_store_again(
-    store, kafka_bootstrap, topic
+    store, producer, kafka_bootstrap, topic
 ):
     await fill(store, streams=2, per_stream=5)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        relay = Relay(store, producer, topic)
-        while await relay.publish_once():
-            pass
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        await admin.start()
-        await admin.delete_topics([topic])  # what a restarted in-memory broker looks like
-        await admin.close()
-        await asyncio.sleep(0.5)
+    relay = Relay(store, producer, topic)
+    while await relay.publish_once():
+        pass
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    await admin.delete_topics([topic])  # what a restarted in-memory broker looks like
+    await admin.close()
+    await asyncio.sleep(0.5)
 
-        assert await ensure_topic(kafka_bootstrap, topic, partitions=4) is True
-        restarted = Relay(store, producer, topic)
-        await restarted.resume(topic_was_recreated=True)
-        while await restarted.publish_once():
-            pass
-    finally:
-        await producer.stop()
+    assert await ensure_topic(kafka_bootstrap, topic, partitions=4) is True
+    restarted = Relay(store, producer, topic)
+    await restarted.resume(topic_was_recreated=True)
+    while await restarted.publish_once():
+        pass
     messages = await consume_all(kafka_bootstrap, topic, expected=10)
     assert len({dict(m.headers)["ce_id"] for m in messages}) == 10
 
 
 async def test_the_relay_does_not_pass_an_append_still_in_flight(
-    store, pg_pool, schema, kafka_bootstrap, topic
+    store, producer, pg_pool, schema, kafka_bootstrap, topic
 ):
     from tests.test_follower import HeldStore
 
     held = HeldStore(pg_pool, schema, "test")
     await store.append("before", 0, [NewEvent("test.x", {"tag": "before"})])
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
     try:
         relay = Relay(store, producer, topic)
         assert await relay.publish_once() == 1
@@ -169,7 +150,6 @@ async def test_the_relay_does_not_pass_an_append_still_in_flight(
             await asyncio.sleep(0.01)
         assert published == 2
     finally:
-        await producer.stop()
         await held.close()
     messages = await consume_all(kafka_bootstrap, topic, expected=3)
     tags = [from_message(m.headers, m.key, m.value).data["tag"] for m in messages]
