@@ -8,6 +8,8 @@ filings/s, p50/p99/max latency, errors. Results: bench/results/filing.json.
 
     .venv/bin/python -m bench.filing            # rates 250, 500, 1000, 1500 /s, 10 s each
     .venv/bin/python -m bench.filing --quick    # a short smoke run
+    .venv/bin/python -m bench.filing --profile 800   # py-spy on the intake processes at 800/s
+                                                   # -> bench/results/filing-profile.txt
 """
 
 from __future__ import annotations
@@ -18,15 +20,20 @@ import json
 import os
 import platform
 import random
+import re
+import subprocess
+import sys
 import tempfile
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import aiohttp
 import httpx
+import orjson
 import psutil
+import uvloop
 from shapely.geometry import shape
 
 from deploy.demo import load_catalogue, load_territory
@@ -73,29 +80,71 @@ async def wait_for_replica(intake_url: str, body: dict, timeout: float = 120) ->
                 await asyncio.sleep(0.5)
 
 
+class KeepAliveClient:
+    """Just enough HTTP/1.1 to POST JSON over keep-alive connections. The load generator
+    shares the two cores with the platform it measures, so it must cost far less than the
+    server: aiohttp took ~0.35 ms of CPU per request here, this takes a small fraction."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port, self.path = parts.hostname, parts.port, parts.path.encode()
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.opened: list[asyncio.StreamWriter] = []
+
+    async def post(self, body: bytes) -> int:
+        if self.idle:
+            reader, writer = self.idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            self.opened.append(writer)
+        writer.write(b"POST %b HTTP/1.1\r\nHost: %b:%d\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%b" % (self.path, self.host.encode(),
+                                                         self.port, len(body), body))
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = CONTENT_LENGTH.search(head)
+        await reader.readexactly(int(length[1]) if length else 0)
+        self.idle.append((reader, writer))
+        return int(head[9:12])
+
+    def close(self) -> None:
+        for writer in self.opened:
+            writer.close()
+
+
+CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
+
+
 async def offer(url: str, bodies: list[dict], rate: float, seconds: float) -> dict:
-    """Open-loop load: request i is due at start + i / rate."""
+    """Open-loop load: request i is due at start + i / rate, sent then whether or not the
+    earlier ones have been answered (on a new connection if every open one is busy)."""
     total = int(rate * seconds)
     latencies: list[float] = []
     errors: dict[str, int] = {}
-    connector = aiohttp.TCPConnector(limit=512)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        start = time.perf_counter() + 0.2
+    payloads = [orjson.dumps(body) for body in bodies]
+    client = KeepAliveClient(url)
 
-        async def one(i: int) -> None:
-            due = start + i / rate
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            try:
-                async with session.post(url, json=bodies[i % len(bodies)]) as response:
-                    await response.read()
-                    if response.status != 201:
-                        errors[str(response.status)] = errors.get(str(response.status), 0) + 1
-            except aiohttp.ClientError as exc:
-                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-            latencies.append(time.perf_counter() - due)
+    async def one(i: int, due: float) -> None:
+        try:
+            status = await client.post(payloads[i % len(payloads)])
+            if status != 201:
+                errors[str(status)] = errors.get(str(status), 0) + 1
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+        latencies.append(time.perf_counter() - due)
 
-        await asyncio.gather(*(one(i) for i in range(total)))
-        elapsed = time.perf_counter() - start
+    start = time.perf_counter() + 0.2
+    in_flight: set[asyncio.Task[None]] = set()
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(i, due))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    await asyncio.gather(*in_flight)
+    elapsed = time.perf_counter() - start
+    client.close()
     latencies.sort()
     return {
         "offered_per_s": rate, "seconds": seconds, "requests": total,
@@ -103,6 +152,7 @@ async def offer(url: str, bodies: list[dict], rate: float, seconds: float) -> di
         "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
         "max_ms": round(latencies[-1] * 1000, 2),
+        "connections": len(client.opened),
         "errors": errors,
     }
 
@@ -112,6 +162,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rates", default="250,500,1000,1500")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--profile", type=float, metavar="RATE",
+                        help="sample the intake processes with py-spy at this rate instead")
     args = parser.parse_args()
     rates = [100.0] if args.quick else [float(r) for r in args.rates.split(",")]
     seconds = 3.0 if args.quick else args.seconds
@@ -126,10 +178,14 @@ def main() -> None:
         asyncio.run(_seed(urls))
         bodies = asyncio.run(filing_bodies(urls["grid"], urls["intake"], 5000))
         asyncio.run(wait_for_replica(urls["intake"], bodies[0]))
+        if args.profile:
+            profile(supervisor.pids, f"{urls['intake']}/applications", bodies, args.profile,
+                    seconds)
+            return
         runs = []
         for rate in rates:
             before = cpu_seconds(supervisor.pids)
-            result = asyncio.run(offer(f"{urls['intake']}/applications", bodies, rate, seconds))
+            result = uvloop.run(offer(f"{urls['intake']}/applications", bodies, rate, seconds))
             result["cpu_seconds"] = {name: round(after - before.get(name, 0.0), 2)
                                      for name, after in cpu_seconds(supervisor.pids).items()}
             print(json.dumps(result), flush=True)
@@ -142,6 +198,53 @@ def main() -> None:
     name = "filing-quick.json" if args.quick else "filing.json"
     (RESULTS / name).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"written to bench/results/{name}")
+
+
+def profile(pids: dict[str, int], url: str, bodies: list[dict], rate: float,
+            seconds: float) -> None:
+    """Warm up, then offer `rate` filings/s while py-spy samples each intake process; write
+    each process's heaviest functions (own samples, and samples with callees)."""
+    uvloop.run(offer(url, bodies, rate, 3.0))
+    names = ["intake-api", "intake-worker", "intake-relay"]
+    out = {name: Path(tempfile.mkdtemp()) / f"{name}.txt" for name in names}
+    spies = [subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
+                               str(pids[name]), "-d", str(int(seconds)), "-f", "raw",
+                               "--nolineno", "-r", "200", "-o", str(out[name])],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for name in names]
+    result = uvloop.run(offer(url, bodies, rate, seconds))
+    for spy in spies:
+        spy.wait()
+    lines = [f"filing profile at {rate:g}/s for {seconds:g} s: {json.dumps(result)}", ""]
+    for name in names:
+        lines += [f"== {name}", *summarise_stacks(out[name].read_text()), ""]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "filing-profile.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print("written to bench/results/filing-profile.txt")
+
+
+def summarise_stacks(raw: str, top: int = 40) -> list[str]:
+    """py-spy's raw (collapsed) stacks -> the top functions by own and by inclusive samples."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n, frames = int(count), stack.split(";")
+        total += n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+    lines = [f"{total} samples (idle threads excluded)", "-- own"]
+    for frame, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{100 * n / total:6.1f}%  {frame}")
+    lines.append("-- with callees")
+    for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{100 * n / total:6.1f}%  {frame}")
+    return lines
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:

@@ -43,6 +43,17 @@ class ConcurrencyConflict(JiedaoError):
         self.actual = actual
 
 
+class StaleRead(ConcurrencyConflict):
+    """A stream the decision relied on (not the one written) changed before the append: decide
+    again on what it holds now. `moved` maps each such stream to its version now."""
+
+    def __init__(self, moved: dict[str, int]) -> None:
+        stream_id, actual = next(iter(moved.items()))
+        super().__init__(stream_id, None, actual)
+        self.args = (f"{', '.join(sorted(moved))} changed while the command was decided",)
+        self.moved = moved
+
+
 class IdempotencyMismatch(JiedaoError):
     """An append reused some, but not all, event ids of an earlier append."""
 

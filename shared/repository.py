@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol, TypeVar
 from uuid import UUID
 
 from shared.envelope import Actor
-from shared.errors import ConcurrencyConflict
+from shared.errors import ConcurrencyConflict, DomainError, StaleRead
 from shared.events import DomainEvent, EventRegistry
 from shared.store import AppendResult, EventStore
 
@@ -21,13 +22,17 @@ class Aggregate(Protocol):
 
 
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
+
+REFERENCE_CACHE_SIZE = 10_000
+DECIDE_TRIES = 3
 
 
 class Repository:
     def __init__(self, store: EventStore, registry: EventRegistry) -> None:
         self.store = store
         self.registry = registry
-        self._references: dict[str, Aggregate] = {}
+        self.references = ReferenceCache()
 
     async def load(self, aggregate: A) -> A:
         """`aggregate` (freshly made, empty) with its stream's events applied."""
@@ -36,18 +41,22 @@ class Repository:
             aggregate.version = envelope.stream_version
         return aggregate
 
-    async def load_reference(self, aggregate: A) -> A:
-        """An aggregate that the caller only reads (e.g. the catalogue matter a filing refers
-        to), kept in memory while its stream has not moved: one cheap version check instead
-        of replaying the stream. Never change what this returns."""
-        version = await self.store.stream_version(aggregate.stream_id)
-        cached = self._references.get(aggregate.stream_id)
-        if cached is not None and cached.version == version:
-            return cached  # type: ignore[return-value]
-        loaded = await self.load(aggregate)
-        if loaded.version:  # never remember streams that do not exist (any id a client sends)
-            self._references[aggregate.stream_id] = loaded
-        return loaded
+    async def decide(self, attempt: Callable[[References], Awaitable[T]]) -> T:
+        """Run a command whose decision reads other aggregates (e.g. a filing reads the
+        catalogue matter) through `References`: they come from memory when known, and the
+        save checks that they have not moved on. If one had, or if the command was refused
+        on one that has, the command is decided again on fresh ones."""
+        for tries_left in range(DECIDE_TRIES - 1, -1, -1):
+            references = References(self)
+            try:
+                return await attempt(references)
+            except StaleRead:
+                if not tries_left:
+                    raise
+            except DomainError:
+                if not tries_left or await references.current():
+                    raise
+        raise AssertionError("unreachable")
 
     async def save(
         self,
@@ -57,9 +66,11 @@ class Repository:
         actor: Actor,
         expected_version: int | None = None,
         correlation_id: UUID | None = None,
+        read: References | None = None,
     ) -> AppendResult:
         """Append `events` on top of the version `aggregate` was loaded at. A caller that read
-        the aggregate earlier passes that `expected_version` (e.g. from If-Match)."""
+        the aggregate earlier passes that `expected_version` (e.g. from If-Match); a decision
+        that read other aggregates passes them as `read`."""
         if expected_version is not None and expected_version != aggregate.version:
             raise ConcurrencyConflict(aggregate.stream_id, expected_version, aggregate.version)
         if not events:
@@ -68,4 +79,68 @@ class Repository:
             self.registry.to_new_event(e, actor=actor, correlation_id=correlation_id)
             for e in events
         ]
-        return await self.store.append(aggregate.stream_id, aggregate.version, new)
+        self.references.forget([aggregate.stream_id])
+        try:
+            return await self.store.append(
+                aggregate.stream_id, aggregate.version, new,
+                read=read.versions() if read else None,
+            )
+        except StaleRead as stale:
+            self.references.forget(stale.moved)
+            raise
+
+
+class ReferenceCache:
+    """Aggregates that decisions read, as last loaded (oldest first, at most `size`)."""
+
+    def __init__(self, size: int = REFERENCE_CACHE_SIZE) -> None:
+        self.size = size
+        self._aggregates: dict[str, Aggregate] = {}
+
+    def get(self, stream_id: str) -> Aggregate | None:
+        return self._aggregates.get(stream_id)
+
+    def remember(self, aggregate: Aggregate) -> None:
+        if not aggregate.version:  # never remember streams that do not exist (any id a
+            return  # client sends)
+        self._aggregates.pop(aggregate.stream_id, None)
+        self._aggregates[aggregate.stream_id] = aggregate
+        if len(self._aggregates) > self.size:
+            del self._aggregates[next(iter(self._aggregates))]
+
+    def forget(self, stream_ids: Iterable[str]) -> None:
+        for stream_id in stream_ids:
+            self._aggregates.pop(stream_id, None)
+
+
+class References:
+    """The aggregates one decision reads besides the one it writes, at the versions it read."""
+
+    def __init__(self, repository: Repository) -> None:
+        self._repository = repository
+        self._read: dict[str, Aggregate] = {}
+        self._from_memory: set[str] = set()
+
+    async def load(self, aggregate: A) -> A:
+        """`aggregate` as last known (never change what this returns), else loaded."""
+        cached = self._repository.references.get(aggregate.stream_id)
+        if cached is not None:
+            self._from_memory.add(aggregate.stream_id)
+            aggregate = cached  # type: ignore[assignment]
+        else:
+            aggregate = await self._repository.load(aggregate)
+            self._repository.references.remember(aggregate)
+        self._read[aggregate.stream_id] = aggregate
+        return aggregate
+
+    def versions(self) -> dict[str, int]:
+        return {stream_id: a.version for stream_id, a in self._read.items()}
+
+    async def current(self) -> bool:
+        """Whether what came from memory is still current (forgetting what is not)."""
+        if not self._from_memory:
+            return True
+        now = await self._repository.store.stream_versions(sorted(self._from_memory))
+        moved = [s for s in self._from_memory if now.get(s, 0) != self._read[s].version]
+        self._repository.references.forget(moved)
+        return not moved

@@ -11,6 +11,7 @@ positions, which is what lets `LogFollower` (shared/follower.py) prove that a ga
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from shared.envelope import GENESIS_HASH, Actor, Envelope, NewEvent, Scope, seal
 from shared.errors import (
     ConcurrencyConflict,
     IdempotencyMismatch,
+    StaleRead,
     StoreUnavailable,
 )
 
@@ -101,6 +103,7 @@ class _Append:
     expected: int | None
     events: list[NewEvent]
     future: asyncio.Future[AppendResult]
+    read: Mapping[str, int]  # other streams the decision relied on, at these versions
     envelopes: list[Envelope] = field(default_factory=list)
 
 
@@ -180,10 +183,21 @@ class EventStore:
     # -- writing -------------------------------------------------------------------------------
 
     async def append(
-        self, stream_id: str, expected_version: int | None, events: list[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        events: list[NewEvent],
+        *,
+        read: Mapping[str, int] | None = None,
     ) -> AppendResult:
         """Append `events` to `stream_id` if it is at `expected_version` (0: a new stream;
-        None: any version). Retrying with the same event ids returns the first result."""
+        None: any version). Retrying with the same event ids returns the first result.
+
+        `read` names other streams the decision relied on and the versions it saw (e.g. the
+        catalogue matter a filing is for): the append fails with `StaleRead` if any of them
+        has moved on since. Those streams are share-locked until the append commits, so
+        nothing can be appended to them in between, and the log never shows the decision
+        after a change it did not see."""
         if not events:
             raise ValueError("append needs at least one event")
         if not self._tasks:
@@ -191,7 +205,9 @@ class EventStore:
                 asyncio.create_task(self._flush_forever()) for _ in range(self._flushers)
             ]
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Append(stream_id, expected_version, list(events), future))
+        await self._queue.put(
+            _Append(stream_id, expected_version, list(events), future, read or {})
+        )
         return await future
 
     async def _flush_forever(self) -> None:
@@ -238,8 +254,8 @@ class EventStore:
 
     async def _commit(self, batch: list[_Append]) -> list[AppendResult | Exception]:
         async with self.pool.acquire() as con, con.transaction():
-            heads, known = await self._lock_heads(con, batch)
-            outcomes, accepted = self._decide(batch, heads, known)
+            heads, known, read = await self._lock_heads(con, batch)
+            outcomes, accepted = self._decide(batch, heads, known, read)
             if accepted:
                 envelopes = [env for i in accepted for env in batch[i].envelopes]
                 positions = await self._insert(con, envelopes, heads)
@@ -253,38 +269,52 @@ class EventStore:
 
     async def _lock_heads(
         self, con: asyncpg.Connection, batch: list[_Append]
-    ) -> tuple[dict[str, tuple[int, bytes]], dict[UUID, asyncpg.Record]]:
-        """Lock the head row of every stream in the batch (in sorted order, so concurrent
-        flushes cannot deadlock) and find which event ids are already stored.
+    ) -> tuple[dict[str, tuple[int, bytes]], dict[UUID, asyncpg.Record], dict[str, int]]:
+        """Lock the head row of every stream the batch writes (in sorted order, so concurrent
+        flushes cannot deadlock), share-lock the streams it read, and find which event ids
+        are already stored.
 
         The upsert writes, so the transaction takes its id here, before `_insert` draws
         positions: the ordering that LogFollower relies on."""
+        written = sorted({request.stream_id for request in batch})
         rows = await con.fetch(
             f"WITH heads AS (INSERT INTO {self.schema}.streams (stream_id) "
             "SELECT unnest($1::text[]) ON CONFLICT (stream_id) "
             "DO UPDATE SET stream_id = excluded.stream_id "
-            "RETURNING stream_id, version, last_hash) "
-            "SELECT stream_id, version, last_hash, NULL::uuid AS id, NULL::bigint AS position "
-            "FROM heads UNION ALL "
-            f"SELECT stream_id, stream_version, NULL, id, position FROM {self.schema}.events "
+            "RETURNING stream_id, version, last_hash), "
+            f"reads AS (SELECT stream_id, version FROM {self.schema}.streams "
+            "WHERE stream_id = ANY($3::text[]) ORDER BY stream_id FOR SHARE) "
+            "SELECT 'w' AS kind, stream_id, version, last_hash, NULL::uuid AS id, "
+            "NULL::bigint AS position FROM heads UNION ALL "
+            "SELECT 'r', stream_id, version, NULL, NULL, NULL FROM reads UNION ALL "
+            f"SELECT 'e', stream_id, stream_version, NULL, id, position FROM {self.schema}.events "
             "WHERE id = ANY($2::uuid[])",
-            sorted({request.stream_id for request in batch}),
+            written,
             [event.id for request in batch for event in request.events],
+            sorted({s for request in batch for s in request.read}.difference(written)),
         )
-        heads = {
-            r["stream_id"]: (r["version"], bytes(r["last_hash"])) for r in rows if r["id"] is None
-        }
-        known = {r["id"]: r for r in rows if r["id"] is not None}
-        return heads, known
+        heads: dict[str, tuple[int, bytes]] = {}
+        known: dict[UUID, asyncpg.Record] = {}
+        read: dict[str, int] = {}
+        for r in rows:
+            if r["kind"] == "w":
+                heads[r["stream_id"]] = (r["version"], bytes(r["last_hash"]))
+            elif r["kind"] == "r":
+                read[r["stream_id"]] = r["version"]
+            else:
+                known[r["id"]] = r
+        return heads, known, read
 
     def _decide(
         self,
         batch: list[_Append],
         heads: dict[str, tuple[int, bytes]],
         known: dict[UUID, asyncpg.Record],
+        read: dict[str, int],
     ) -> tuple[list[AppendResult | Exception], list[int]]:
-        """Check each append on its own (idempotent replay, expected version) and seal the
-        accepted ones onto their stream's chain; `heads` advances as they are accepted."""
+        """Check each append on its own (idempotent replay, expected version, streams read)
+        and seal the accepted ones onto their stream's chain; `heads` advances as they are
+        accepted, so a later append in the batch sees what an earlier one wrote."""
         outcomes: list[AppendResult | Exception] = []
         accepted: list[int] = []
         for i, request in enumerate(batch):
@@ -308,6 +338,12 @@ class EventStore:
                 continue
             if request.expected is not None and request.expected != version:
                 outcomes.append(ConcurrencyConflict(request.stream_id, request.expected, version))
+                continue
+            moved = {stream: now for stream, seen in request.read.items()
+                     if (now := heads[stream][0] if stream in heads else read.get(stream, 0))
+                     != seen}
+            if moved:
+                outcomes.append(StaleRead(moved))
                 continue
             request.envelopes.clear()  # a retried flush (after a deadlock) seals afresh
             for event in request.events:
@@ -375,8 +411,13 @@ class EventStore:
         return [envelope_from_row(row) for row in rows]
 
     async def stream_version(self, stream_id: str) -> int:
-        version = await self.pool.fetchval(
-            f"SELECT version FROM {self.schema}.streams WHERE stream_id = $1", stream_id
+        return (await self.stream_versions([stream_id])).get(stream_id, 0)
+
+    async def stream_versions(self, stream_ids: list[str]) -> dict[str, int]:
+        """The current version of each of these streams that exists."""
+        rows = await self.pool.fetch(
+            f"SELECT stream_id, version FROM {self.schema}.streams "
+            "WHERE stream_id = ANY($1::text[]) AND version > 0", stream_ids,
         )
-        return version or 0
+        return {row["stream_id"]: row["version"] for row in rows}
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.envelope import GENESIS_HASH, NewEvent
-from shared.errors import ConcurrencyConflict, IdempotencyMismatch
+from shared.errors import ConcurrencyConflict, IdempotencyMismatch, StaleRead
 
 
 def events(n: int, **data) -> list[NewEvent]:
@@ -87,3 +87,23 @@ async def test_an_event_id_used_in_another_stream_fails_only_that_append(store):
     assert isinstance(outcomes[0], IdempotencyMismatch)
     assert outcomes[1].version == 1
     assert len(await store.read_stream("s-3")) == 1
+
+
+async def test_an_append_that_read_another_stream_fails_if_that_stream_moved(store):
+    await store.append("matter-1", 0, events(2))
+    ok = await store.append("app-1", 0, events(1), read={"matter-1": 2, "nothing-yet": 0})
+    assert ok.version == 1
+    await store.append("matter-1", 2, events(1))
+    with pytest.raises(StaleRead) as stale:
+        await store.append("app-2", 0, events(1), read={"matter-1": 2})
+    assert stale.value.moved == {"matter-1": 3}
+    assert await store.read_stream("app-2") == []
+
+
+async def test_a_read_stream_written_earlier_in_the_same_flush_counts_as_moved(store):
+    await store.append("matter-1", 0, events(1))
+    writes = [store.append("matter-1", 1, events(1)),
+              store.append("app-1", 0, events(1), read={"matter-1": 1})]
+    outcomes = await asyncio.gather(*writes, return_exceptions=True)
+    assert outcomes[0].version == 2
+    assert isinstance(outcomes[1], StaleRead)

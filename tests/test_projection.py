@@ -1,18 +1,31 @@
-"""A read model applies each event once, however often Kafka or Faust delivers it."""
+"""A read model applies each event once, however often Kafka or Faust delivers it, and writes a
+batch in as few round trips as its statements allow, in event order."""
+
+from datetime import UTC, date, datetime
 
 import pytest
 
-from services.grid.events import HouseholdsRecounted, registry
+from services.grid import events as grid
 from services.grid.projections import TerritoryProjection
+from services.intake import events as intake
+from services.intake.projections import FrontDeskProjection
 from shared import projection
 from shared.envelope import GENESIS_HASH, seal
+from shared.events import DomainEvent, EventRegistry
+
+SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+PLACE = {"street_id": "s1", "community_id": "c1", "grid_id": "g1"}
+
+
+def sealed(registry: EventRegistry, event: DomainEvent, stream_id: str, version: int):
+    return seal(registry.to_new_event(event), source="test", stream_id=stream_id,
+                stream_version=version, prev_hash=GENESIS_HASH)
 
 
 def recount(version: int, households: int):
-    event = HouseholdsRecounted(grid_id="g1", community_id="c1", street_id="s1",
-                                households=households, previous=households - 1)
-    return seal(registry.to_new_event(event), source="grid", stream_id="grid-g1",
-                stream_version=version, prev_hash=GENESIS_HASH)
+    event = grid.HouseholdsRecounted(grid_id="g1", community_id="c1", street_id="s1",
+                                     households=households, previous=households - 1)
+    return sealed(grid.registry, event, "grid-g1", version)
 
 
 @pytest.fixture
@@ -41,3 +54,83 @@ async def test_an_old_event_redelivered_after_a_newer_one_is_skipped(pg_pool, sc
     await projection.project(pg_pool, view, [recount(1, 310), recount(2, 320)])
     assert await projection.project(pg_pool, view, [recount(1, 310), recount(3, 330)]) == 1
     assert await households(pg_pool, schema) == 330
+
+
+def test_runs_group_only_consecutive_statements_with_the_same_sql():
+    statements = [("A", (1,)), ("A", (2,)), ("B", (3,)), ("A", (4,)), ("C", ()), ("C", ())]
+    assert projection.runs(statements) == [
+        ("A", [(1,), (2,)]), ("B", [(3,)]), ("A", [(4,)]), ("C", [(), ()]),
+    ]
+    assert projection.runs([]) == []
+
+
+async def test_a_batch_is_written_in_event_order(pg_pool, schema):
+    p = TerritoryProjection(schema)
+    await projection.setup(pg_pool, p)
+    events = [
+        grid.GridDrawn(**PLACE, name_zh="二号网格", name_en="Grid 2", households=300,
+                       boundary=SQUARE, illustrative=True),
+        grid.HouseholdsRecounted(**PLACE, households=310, previous=300),
+        grid.MemberEnrolled(**PLACE, member_id="m1", name="李华", role="coordinator"),
+        grid.ManagerAssigned(**PLACE, member_id="m1"),
+        grid.HouseholdsRecounted(**PLACE, households=320, previous=310),
+    ]
+    batch = [sealed(grid.registry, e, "grid-g1", v) for v, e in enumerate(events, start=1)]
+    assert await projection.project(pg_pool, p, batch) == 5
+    row = await pg_pool.fetchrow(f"SELECT households, manager_id FROM {schema}.grids")
+    assert dict(row) == {"households": 320, "manager_id": "m1"}
+
+
+def filed(application_id: str):
+    return intake.ApplicationFiled(
+        application_id=application_id, matter_code="cm.x", matter_name_zh="事项",
+        matter_name_en="Matter", level="community", **PLACE, applicant={"name": "张秀英"},
+        address="建设北路二段4号", location={"lon": 0.5, "lat": 0.5}, materials=[],
+        required_materials=["id_card"], filed_at=datetime(2012, 5, 2, tzinfo=UTC),
+        deadline=date(2012, 5, 9),
+    )
+
+
+STATUS_CHANGES = {
+    "returned": intake.ApplicationReturned(application_id="a1", **PLACE, missing=["id_card"],
+                                           note=""),
+    "resubmitted": intake.MaterialsResubmitted(application_id="a1", **PLACE,
+                                               materials=["id_card"]),
+    "accepted": intake.ApplicationAccepted(application_id="a2", **PLACE,
+                                           handled_at="community", note=""),
+    "referred": intake.ApplicationReferred(application_id="a3", **PLACE,
+                                           department={"name_en": "Civil Affairs"}),
+    "completed": intake.ApplicationCompleted(application_id="a2", **PLACE, result="issued",
+                                             on_time=True),
+    "refused": intake.ApplicationRefused(application_id="a1", **PLACE, reason="not eligible"),
+}
+
+
+def test_every_change_of_status_is_one_statement_so_a_batch_of_them_is_one_run():
+    p = FrontDeskProjection("v")
+    writes = [w for e in STATUS_CHANGES.values()
+              for w in p.statements(sealed(intake.registry, e, "application-x", 2))]
+    assert len(projection.runs(writes)) == 1
+
+
+async def test_changes_of_status_keep_what_earlier_changes_wrote(pg_pool, schema):
+    p = FrontDeskProjection(schema)
+    await projection.setup(pg_pool, p)
+    c = STATUS_CHANGES
+    a1 = [filed("a1"), c["returned"], c["resubmitted"]]
+    a2 = [filed("a2"), c["accepted"], c["completed"]]
+    batch = []  # interleaved: each pair of changes runs as one executemany
+    for v, (e1, e2) in enumerate(zip(a1, a2, strict=True), start=1):
+        batch += [sealed(intake.registry, e1, "application-a1", v),
+                  sealed(intake.registry, e2, "application-a2", v)]
+    assert await projection.project(pg_pool, p, batch) == 6
+    rows = await pg_pool.fetch(
+        f"SELECT application_id, status, missing, handled_at, result, on_time, reason "
+        f"FROM {schema}.applications ORDER BY application_id"
+    )
+    assert [dict(r) for r in rows] == [
+        {"application_id": "a1", "status": "resubmitted", "missing": [], "handled_at": None,
+         "result": None, "on_time": None, "reason": None},
+        {"application_id": "a2", "status": "completed", "missing": [],
+         "handled_at": "community", "result": "issued", "on_time": True, "reason": None},
+    ]

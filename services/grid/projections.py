@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import asyncpg
+from collections.abc import Iterator
+
 import orjson
 
 from services.grid.events import (
@@ -16,6 +17,7 @@ from services.grid.events import (
 )
 from shared.envelope import Envelope
 from shared.geo import BBOX_COLUMNS, bounds
+from shared.projection import Statement
 
 VIEW_SCHEMA = "grid_view"
 
@@ -51,46 +53,35 @@ class TerritoryProjection:
             role text NOT NULL, PRIMARY KEY (grid_id, member_id));
         """
 
-    async def apply(self, con: asyncpg.Connection, envelope: Envelope) -> None:
+    def statements(self, envelope: Envelope) -> Iterator[Statement]:
         if not registry.knows(envelope.type):
             return
         s, event = self.schema, registry.from_envelope(envelope)
         match event:
             case StreetRegistered():
-                await con.execute(
-                    f"INSERT INTO {s}.streets VALUES ($1, $2, $3, $4, $5) "
-                    "ON CONFLICT (street_id) DO NOTHING",
-                    event.street_id, event.name_zh, event.name_en, event.kind, event.sourced,
-                )
+                yield (f"INSERT INTO {s}.streets VALUES ($1, $2, $3, $4, $5) "
+                       "ON CONFLICT (street_id) DO NOTHING",
+                       (event.street_id, event.name_zh, event.name_en, event.kind,
+                        event.sourced))
             case CommunityRegistered():
-                await con.execute(
-                    f"INSERT INTO {s}.communities VALUES ($1, $2, $3, $4, $5) "
-                    "ON CONFLICT (community_id) DO NOTHING",
-                    event.community_id, event.street_id, event.name_zh, event.name_en,
-                    event.sourced,
-                )
+                yield (f"INSERT INTO {s}.communities VALUES ($1, $2, $3, $4, $5) "
+                       "ON CONFLICT (community_id) DO NOTHING",
+                       (event.community_id, event.street_id, event.name_zh, event.name_en,
+                        event.sourced))
             case GridDrawn():
                 min_lon, min_lat, max_lon, max_lat = bounds(event.boundary)
-                await con.execute(
-                    f"INSERT INTO {s}.grids VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, NULL, "
-                    "$9, $10, $11, $12) ON CONFLICT (grid_id) DO NOTHING",
-                    event.grid_id, event.community_id, event.street_id, event.name_zh,
-                    event.name_en, event.households, orjson.dumps(event.boundary).decode(),
-                    event.illustrative, min_lon, min_lat, max_lon, max_lat,
-                )
+                yield (f"INSERT INTO {s}.grids VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, "
+                       "NULL, $9, $10, $11, $12) ON CONFLICT (grid_id) DO NOTHING",
+                       (event.grid_id, event.community_id, event.street_id, event.name_zh,
+                        event.name_en, event.households, orjson.dumps(event.boundary).decode(),
+                        event.illustrative, min_lon, min_lat, max_lon, max_lat))
             case HouseholdsRecounted():
-                await con.execute(
-                    f"UPDATE {s}.grids SET households = $2 WHERE grid_id = $1",
-                    event.grid_id, event.households,
-                )
+                yield (f"UPDATE {s}.grids SET households = $2 WHERE grid_id = $1",
+                       (event.grid_id, event.households))
             case MemberEnrolled():
-                await con.execute(
-                    f"INSERT INTO {s}.members VALUES ($1, $2, $3, $4) "
-                    "ON CONFLICT (grid_id, member_id) DO NOTHING",
-                    event.grid_id, event.member_id, event.name, event.role,
-                )
+                yield (f"INSERT INTO {s}.members VALUES ($1, $2, $3, $4) "
+                       "ON CONFLICT (grid_id, member_id) DO NOTHING",
+                       (event.grid_id, event.member_id, event.name, event.role))
             case ManagerAssigned():
-                await con.execute(
-                    f"UPDATE {s}.grids SET manager_id = $2 WHERE grid_id = $1",
-                    event.grid_id, event.member_id,
-                )
+                yield (f"UPDATE {s}.grids SET manager_id = $2 WHERE grid_id = $1",
+                       (event.grid_id, event.member_id))

@@ -21,7 +21,7 @@ from services.intake.territory import TerritoryLookup
 from shared.envelope import Actor, new_event_id
 from shared.errors import DomainError
 from shared.events import DomainEvent
-from shared.repository import Repository
+from shared.repository import References, Repository
 from shared.store import AppendResult
 
 
@@ -68,14 +68,19 @@ async def decide_proposal(
 async def file_application(
     intake: Intake, command: FileApplication, actor: Actor
 ) -> tuple[str, AppendResult]:
-    matter = await intake.repo.load_reference(Matter(command.matter_code))
     place = await intake.territory.locate(command.location.lon, command.location.lat)
     if await intake.territory.street_of(command.community_id) is None:
         raise DomainError(f"no community {command.community_id!r}", field="community_id")
-    application = Application(new_id())
-    events = application.file(command, matter=matter, place=place, filed_at=intake.clock(),
-                              calendar=intake.calendar)
-    return application.application_id, await intake.repo.save(application, events, actor=actor)
+
+    async def attempt(references: References) -> tuple[str, AppendResult]:
+        matter = await references.load(Matter(command.matter_code))
+        application = Application(new_id())
+        events = application.file(command, matter=matter, place=place,
+                                  filed_at=intake.clock(), calendar=intake.calendar)
+        result = await intake.repo.save(application, events, actor=actor, read=references)
+        return application.application_id, result
+
+    return await intake.repo.decide(attempt)
 
 
 async def act_on_application(
@@ -95,12 +100,17 @@ async def record_consultation(
     street_id = await intake.territory.street_of(command.community_id)
     if street_id is None:
         raise DomainError(f"no community {command.community_id!r}", field="community_id")
-    matter = None
-    if command.matter_code is not None:
-        matter = await intake.repo.load_reference(Matter(command.matter_code))
-    consultation = Consultation(new_id())
-    events = consultation.record(command, street_id=street_id, matter=matter)
-    return consultation.consultation_id, await intake.repo.save(consultation, events, actor=actor)
+
+    async def attempt(references: References) -> tuple[str, AppendResult]:
+        matter = None
+        if command.matter_code is not None:
+            matter = await references.load(Matter(command.matter_code))
+        consultation = Consultation(new_id())
+        events = consultation.record(command, street_id=street_id, matter=matter)
+        result = await intake.repo.save(consultation, events, actor=actor, read=references)
+        return consultation.consultation_id, result
+
+    return await intake.repo.decide(attempt)
 
 
 async def report_problem(

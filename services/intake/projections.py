@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import asyncpg
+from collections.abc import Iterator
+from datetime import datetime
+
 import orjson
 
 from services.intake.events import (
@@ -24,6 +26,7 @@ from services.intake.events import (
 )
 from services.intake.territory import SCHEMA
 from shared.envelope import Envelope
+from shared.projection import Statement
 
 
 class FrontDeskProjection:
@@ -66,96 +69,85 @@ class FrontDeskProjection:
             address text NOT NULL, reported_at timestamptz NOT NULL);
         """
 
-    async def apply(self, con: asyncpg.Connection, envelope: Envelope) -> None:
+    def statements(self, envelope: Envelope) -> Iterator[Statement]:
         if not registry.knows(envelope.type):
             return
-        event, at = registry.from_envelope(envelope), envelope.time
+        s, event, at = self.schema, registry.from_envelope(envelope), envelope.time
         match event:
             case MatterProposed() | ProposalRejected() | MatterAdmitted() | MatterChanged() \
                     | MatterWithdrawn():
-                await self._matter(con, event, at)
+                yield from self._matter(event, at)
             case ApplicationFiled():
-                await con.execute(
-                    f"INSERT INTO {self.schema}.applications (application_id, matter_code, "
-                    "matter_name_zh, matter_name_en, level, street_id, community_id, grid_id, "
-                    "applicant_name, address, lon, lat, status, filed_at, deadline, updated_at) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'filed', $13, "
-                    "$14, $13) ON CONFLICT (application_id) DO NOTHING",
-                    event.application_id, event.matter_code, event.matter_name_zh,
-                    event.matter_name_en, event.level, event.street_id, event.community_id,
-                    event.grid_id, event.applicant["name"], event.address,
-                    event.location["lon"], event.location["lat"], event.filed_at, event.deadline,
-                )
+                yield (f"INSERT INTO {s}.applications (application_id, matter_code, "
+                       "matter_name_zh, matter_name_en, level, street_id, community_id, grid_id, "
+                       "applicant_name, address, lon, lat, status, filed_at, deadline, "
+                       "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+                       "'filed', $13, $14, $13) ON CONFLICT (application_id) DO NOTHING",
+                       (event.application_id, event.matter_code, event.matter_name_zh,
+                        event.matter_name_en, event.level, event.street_id, event.community_id,
+                        event.grid_id, event.applicant["name"], event.address,
+                        event.location["lon"], event.location["lat"], event.filed_at,
+                        event.deadline))
             case ApplicationReturned():
-                await self._status(con, event.application_id, "returned", at,
-                                   missing=event.missing)
+                yield self._status(event.application_id, "returned", at, missing=event.missing)
             case MaterialsResubmitted():
-                await self._status(con, event.application_id, "resubmitted", at, missing=[])
+                yield self._status(event.application_id, "resubmitted", at, missing=[])
             case ApplicationAccepted():
-                await self._status(con, event.application_id, "accepted", at,
+                yield self._status(event.application_id, "accepted", at,
                                    handled_at=event.handled_at)
             case ApplicationReferred():
-                await self._status(con, event.application_id, "referred", at,
-                                   handled_at="district")
+                yield self._status(event.application_id, "referred", at, handled_at="district")
             case ApplicationCompleted():
-                await self._status(con, event.application_id, "completed", at,
+                yield self._status(event.application_id, "completed", at,
                                    result=event.result, on_time=event.on_time)
             case ApplicationRefused():
-                await self._status(con, event.application_id, "refused", at, reason=event.reason)
+                yield self._status(event.application_id, "refused", at, reason=event.reason)
             case ConsultationRecorded():
-                await con.execute(
-                    f"INSERT INTO {self.schema}.consultations VALUES ($1, $2, $3, $4, $5, $6, "
-                    "$7, $8) ON CONFLICT DO NOTHING",
-                    event.consultation_id, event.street_id, event.community_id, event.topic,
-                    event.matter_code, event.answer, event.answered_by, at,
-                )
+                yield (f"INSERT INTO {s}.consultations VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                       "ON CONFLICT DO NOTHING",
+                       (event.consultation_id, event.street_id, event.community_id, event.topic,
+                        event.matter_code, event.answer, event.answered_by, at))
             case ProblemReported():
-                await con.execute(
-                    f"INSERT INTO {self.schema}.problems VALUES ($1, $2, $3, $4, $5, $6, $7, "
-                    "$8, $9, $10) ON CONFLICT DO NOTHING",
-                    event.problem_id, event.problem_type, event.description, event.street_id,
-                    event.community_id, event.grid_id, event.location["lon"],
-                    event.location["lat"], event.address, at,
-                )
+                yield (f"INSERT INTO {s}.problems VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                       "$10) ON CONFLICT DO NOTHING",
+                       (event.problem_id, event.problem_type, event.description,
+                        event.street_id, event.community_id, event.grid_id,
+                        event.location["lon"], event.location["lat"], event.address, at))
 
-    async def _matter(self, con: asyncpg.Connection, event, at) -> None:
+    def _matter(self, event, at: datetime) -> Iterator[Statement]:
         s = self.schema
         match event:
             case MatterProposed():
-                await con.execute(
-                    f"INSERT INTO {s}.matters (matter_code, status, pending_proposal, "
-                    "updated_at) VALUES ($1, 'proposed', $2, $3) ON CONFLICT (matter_code) "
-                    "DO UPDATE SET pending_proposal = $2, updated_at = $3",
-                    event.matter_code, event.proposal_no, at,
-                )
+                yield (f"INSERT INTO {s}.matters (matter_code, status, pending_proposal, "
+                       "updated_at) VALUES ($1, 'proposed', $2, $3) ON CONFLICT (matter_code) "
+                       "DO UPDATE SET pending_proposal = $2, updated_at = $3",
+                       (event.matter_code, event.proposal_no, at))
             case ProposalRejected():
-                await con.execute(
-                    f"UPDATE {s}.matters SET pending_proposal = NULL, updated_at = $2, "
-                    "status = CASE WHEN status = 'proposed' THEN 'rejected' ELSE status END "
-                    "WHERE matter_code = $1",
-                    event.matter_code, at,
-                )
+                yield (f"UPDATE {s}.matters SET pending_proposal = NULL, updated_at = $2, "
+                       "status = CASE WHEN status = 'proposed' THEN 'rejected' ELSE status END "
+                       "WHERE matter_code = $1",
+                       (event.matter_code, at))
             case MatterAdmitted() | MatterChanged():
                 terms = event.terms
-                await con.execute(
-                    f"UPDATE {s}.matters SET status = 'admitted', terms = $2::jsonb, level = $3, "
-                    "category_code = $4, pending_proposal = NULL, updated_at = $5 "
-                    "WHERE matter_code = $1",
-                    event.matter_code, orjson.dumps(terms).decode(), terms["level"],
-                    terms["category"]["code"], at,
-                )
+                yield (f"UPDATE {s}.matters SET status = 'admitted', terms = $2::jsonb, "
+                       "level = $3, category_code = $4, pending_proposal = NULL, "
+                       "updated_at = $5 WHERE matter_code = $1",
+                       (event.matter_code, orjson.dumps(terms).decode(), terms["level"],
+                        terms["category"]["code"], at))
             case MatterWithdrawn():
-                await con.execute(
-                    f"UPDATE {s}.matters SET status = 'withdrawn', pending_proposal = NULL, "
-                    "updated_at = $2 WHERE matter_code = $1",
-                    event.matter_code, at,
-                )
+                yield (f"UPDATE {s}.matters SET status = 'withdrawn', pending_proposal = NULL, "
+                       "updated_at = $2 WHERE matter_code = $1",
+                       (event.matter_code, at))
 
-    async def _status(self, con: asyncpg.Connection, application_id: str, status: str, at,
-                      **changes) -> None:
-        sets = ", ".join(f"{column} = ${i}" for i, column in enumerate(changes, start=4))
-        await con.execute(
-            f"UPDATE {self.schema}.applications SET status = $2, updated_at = $3"
-            f"{', ' + sets if sets else ''} WHERE application_id = $1",
-            application_id, status, at, *changes.values(),
-        )
+    def _status(self, application_id: str, status: str, at: datetime, *,
+                missing: list[str] | None = None, handled_at: str | None = None,
+                result: str | None = None, on_time: bool | None = None,
+                reason: str | None = None) -> Statement:
+        """One SQL for every change of status, so a batch's changes run as one executemany;
+        a column given None keeps its value."""
+        return (f"UPDATE {self.schema}.applications SET status = $2, updated_at = $3, "
+                "missing = coalesce($4::text[], missing), "
+                "handled_at = coalesce($5::text, handled_at), "
+                "result = coalesce($6::text, result), on_time = coalesce($7::boolean, on_time), "
+                "reason = coalesce($8::text, reason) WHERE application_id = $1",
+                (application_id, status, at, missing, handled_at, result, on_time, reason))

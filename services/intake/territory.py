@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import asyncpg
@@ -20,6 +20,7 @@ from shapely.geometry import Point, shape
 
 from services.intake.front_desk import Place
 from shared.envelope import Envelope
+from shared.projection import Statement
 
 SCHEMA = "intake_view"
 
@@ -48,26 +49,21 @@ class TerritoryReplica:
             boundary jsonb NOT NULL);
         """
 
-    async def apply(self, con: asyncpg.Connection, event: Envelope) -> None:
+    def statements(self, event: Envelope) -> Iterator[Statement]:
         s, d = self.schema, event.data
         if event.type == "grid.street.registered":
-            await con.execute(
-                f"INSERT INTO {s}.streets VALUES ($1, $2, $3) ON CONFLICT (street_id) DO NOTHING",
-                d["street_id"], d["name_zh"], d["name_en"],
-            )
+            yield (f"INSERT INTO {s}.streets VALUES ($1, $2, $3) "
+                   "ON CONFLICT (street_id) DO NOTHING",
+                   (d["street_id"], d["name_zh"], d["name_en"]))
         elif event.type == "grid.community.registered":
-            await con.execute(
-                f"INSERT INTO {s}.communities VALUES ($1, $2, $3, $4) "
-                "ON CONFLICT (community_id) DO NOTHING",
-                d["community_id"], d["street_id"], d["name_zh"], d["name_en"],
-            )
+            yield (f"INSERT INTO {s}.communities VALUES ($1, $2, $3, $4) "
+                   "ON CONFLICT (community_id) DO NOTHING",
+                   (d["community_id"], d["street_id"], d["name_zh"], d["name_en"]))
         elif event.type == "grid.grid.drawn":
-            await con.execute(
-                f"INSERT INTO {s}.grids VALUES ($1, $2, $3, $4::jsonb) "
-                "ON CONFLICT (grid_id) DO NOTHING",
-                d["grid_id"], d["community_id"], d["street_id"],
-                orjson.dumps(d["boundary"]).decode(),
-            )
+            yield (f"INSERT INTO {s}.grids VALUES ($1, $2, $3, $4::jsonb) "
+                   "ON CONFLICT (grid_id) DO NOTHING",
+                   (d["grid_id"], d["community_id"], d["street_id"],
+                    orjson.dumps(d["boundary"]).decode()))
 
 
 class TerritoryLookup:
