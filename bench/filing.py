@@ -92,6 +92,8 @@ class KeepAliveClient:
         self.opened: list[asyncio.StreamWriter] = []
 
     async def post(self, body: bytes) -> int:
+        while self.idle and self.idle[-1][0].at_eof():  # closed by the server when idle
+            self.idle.pop()[1].close()
         if self.idle:
             reader, writer = self.idle.pop()
         else:

@@ -114,12 +114,40 @@ async def test_bad_filings_get_a_clear_4xx_and_write_nothing(intake, platform, c
     assert await store.pool.fetchval(f"SELECT count(*) FROM {store.schema}.events") == before
 
 
-async def test_a_matter_not_admitted_is_refused(intake):
+async def test_a_matter_not_admitted_is_refused_until_it_is(intake):
     pending = proposal("cm.pending_matter")
     assert (await intake.post("/catalogue/proposals", json=pending)).status_code == 201
     response = await intake.post("/applications", json=filing("cm.pending_matter"))
     assert response.status_code == 422
     assert "not admitted" in response.json()["error"]["message"]
+    for reviewer in pending["reviewers"]:
+        review = {"department": reviewer["code"], "verdict": "approve"}
+        assert (await intake.post("/catalogue/cm.pending_matter/reviews",
+                                  json=review)).status_code == 201
+    decision = {"decision": "approve"}
+    assert (await intake.post("/catalogue/cm.pending_matter/decision",
+                              json=decision)).status_code == 201
+    response = await intake.post("/applications", json=filing("cm.pending_matter"))
+    assert response.status_code == 201, response.text
+
+
+async def test_the_acting_person_is_recorded_with_each_event(intake, platform):
+    headers = {"X-Actor-Id": "clerk-0042", "X-Actor-Role": "front_desk"}
+    filed = await intake.post("/applications", json=filing(), headers=headers)
+    assert filed.status_code == 201, filed.text
+    store = platform.apps["intake"].state.store
+    [event] = await store.read_stream(filed.json()["stream_id"])
+    assert (event.actor.user_id, event.actor.role) == ("clerk-0042", "front_desk")
+
+
+@pytest.mark.parametrize("header", ["X-Actor-Id", "X-Actor-Role"])
+async def test_an_overlong_actor_header_is_refused_and_writes_nothing(intake, platform, header):
+    store = platform.apps["intake"].state.store
+    before = await store.pool.fetchval(f"SELECT count(*) FROM {store.schema}.events")
+    response = await intake.post("/applications", json=filing(), headers={header: "x" * 65})
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"][0]["field"] == header.lower(), response.text
+    assert await store.pool.fetchval(f"SELECT count(*) FROM {store.schema}.events") == before
 
 
 async def test_admission_steps_out_of_order_get_409_with_a_reason(intake, platform):
