@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import inspect
 import io
 import json
 import logging
@@ -88,11 +89,14 @@ QUICK = Sizes(
 )
 
 WRITERS = 50  # concurrent single-event writers
+STORE_DEFAULTS = {name: parameter.default for name, parameter
+                  in inspect.signature(EventStore).parameters.items()
+                  if name in ("flushers", "max_batch_events")}
 STORE_SETTINGS = [  # (flushers, max_batch_events) for the single-event sweep; first = default
-    (2, 25), (2, 5000), (1, 5000), (4, 5000), (4, 50),
+    (1, 5000), (1, 25), (2, 25), (2, 5000), (4, 50),
 ]
 BATCHED_SETTINGS = [  # (writers, flushers, max_batch_events)
-    (1, 2, 25), (4, 2, 25), (8, 2, 25), (8, 2, 1000), (8, 4, 1000), (8, 2, 5000),
+    (1, 1, 5000), (4, 1, 5000), (8, 1, 5000), (8, 1, 25), (8, 2, 25), (8, 2, 1000),
 ]
 ES_BATCHED_WRITERS = [1, 4]
 RELAY_CONFIGS: list[dict[str, Any]] = [  # producer settings; relay batch = Relay(batch=...)
@@ -367,7 +371,8 @@ def batched_plan(w: int, batches: int, prefix: str) -> list[tuple[str, list[NewE
 
 
 async def jd_batched(infra: Infra, sizes: Sizes, writers: int, *, profile: cProfile.Profile |
-                     None = None, flushers: int = 2, max_batch: int = 25,
+                     None = None, flushers: int = STORE_DEFAULTS["flushers"],
+                     max_batch: int = STORE_DEFAULTS["max_batch_events"],
                      store_class: type[EventStore] = EventStore) -> dict[str, Any]:
     """`writers` asyncio writers, each appending 500 events to a new stream per call."""
     pool, store = await open_store(infra.url, "batched", store_class, flushers=flushers,
@@ -443,7 +448,8 @@ def jd_batched_processes(infra: Infra, sizes: Sizes, processes: int,
     return {
         "name": "jiedao batched, processes", "system": "jiedao",
         "settings": {"processes": processes, "writers": writers, "events_per_append": BATCH,
-                     "flushers": 2, "max_batch_events": 25},
+                     "flushers": STORE_DEFAULTS["flushers"],
+                     "max_batch_events": STORE_DEFAULTS["max_batch_events"]},
         "events": n, "seconds": round(meter.wall, 3), "events_per_s": round(n / meter.wall),
         **latency_fields(latencies), "cpu": cpu,
     }
@@ -823,11 +829,11 @@ def run_profile(infra: Infra, sizes: Sizes, loop_factory: Callable[[], Any]) -> 
             return runner.run(coro)
 
     for title, coro in [
-        ("single-event appends, 50 writers, flushers=2 max_batch_events=5000",
-         jd_single(infra, sizes, 2, 5000, store_class=PhaseTimedStore)),
+        ("single-event appends, 50 writers, store defaults",
+         jd_single(infra, sizes, *STORE_SETTINGS[0], store_class=PhaseTimedStore)),
         ("single-event appends, 50 writers, flushers=2 max_batch_events=25",
          jd_single(infra, sizes, 2, 25, store_class=PhaseTimedStore)),
-        ("batched appends, 4 writers x 500 events, flushers=2 max_batch_events=5000",
+        ("batched appends, 4 writers x 500 events, store defaults",
          jd_batched(infra, sizes, 4, store_class=PhaseTimedStore)),
     ]:
         result = arun(coro)

@@ -49,7 +49,7 @@ async def audit(store: EventStore, *, batch: int = 10000) -> AuditReport:
             if event.computed_hash() != event.hash:
                 report.problems.append(f"{where}: content does not match its hash")
             heads[event.stream_id] = (event.stream_version, event.hash)
-            chain = chain_step(chain, event)
+            chain = chain_step(chain, event.position, event.hash)
             sealed = seals.pop(event.position, None)
             if sealed is not None:
                 report.seals += 1

@@ -10,12 +10,15 @@ ended: the missing position either became visible or was rolled back and will ne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 
-from shared.envelope import Envelope
 from shared.store import EVENT_COLUMNS, EventStore, envelope_from_row
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -24,16 +27,27 @@ class _Gap:
     xmax: int
 
 
-class LogFollower:
-    """Reads a store's events after `position`, in order, each exactly once."""
+class LogFollower(Generic[T]):
+    """Reads a store's events after `position`, in order, each exactly once: whole envelopes,
+    or, for a reader that needs less, only `columns` (which must include `position`) made
+    into what `decode` makes of a row."""
 
-    def __init__(self, store: EventStore, position: int = 0) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        position: int = 0,
+        *,
+        columns: str = EVENT_COLUMNS,
+        decode: Callable[[asyncpg.Record], Any] = envelope_from_row,
+    ) -> None:
         self.store = store
         self.position = position
+        self.columns = columns
+        self.decode: Callable[[asyncpg.Record], T] = decode
         self.caught_up = False
         self._gap: _Gap | None = None
 
-    async def poll(self, limit: int = 1000) -> list[Envelope]:
+    async def poll(self, limit: int = 1000) -> list[T]:
         """The next committed events (possibly none); advances `position` past them."""
         async with self.store.pool.acquire() as con:
             async with con.transaction(isolation="repeatable_read", readonly=True):
@@ -42,7 +56,7 @@ class LogFollower:
                     "FROM pg_current_snapshot() AS s"
                 )
                 rows = await con.fetch(
-                    f"SELECT {EVENT_COLUMNS} FROM {self.store.schema}.events "
+                    f"SELECT {self.columns} FROM {self.store.schema}.events "
                     "WHERE position > $1 ORDER BY position LIMIT $2",
                     self.position,
                     limit,
@@ -51,15 +65,15 @@ class LogFollower:
 
     def _take_contiguous(
         self, rows: list[asyncpg.Record], xmin: int, xmax: int, limit: int
-    ) -> list[Envelope]:
-        taken: list[Envelope] = []
+    ) -> list[T]:
+        taken: list[T] = []
         for row in rows:
             expected = self.position + 1
             if row["position"] != expected and not self._gap_is_final(expected, xmin, xmax):
                 break
             self._gap = None
             self.position = row["position"]
-            taken.append(envelope_from_row(row))
+            taken.append(self.decode(row))
         self.caught_up = len(rows) < limit and len(taken) == len(rows)
         return taken
 

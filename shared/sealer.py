@@ -11,21 +11,26 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
-from shared.envelope import GENESIS_HASH, Envelope
+import asyncpg
+
+from shared.envelope import GENESIS_HASH
 from shared.follower import LogFollower
 from shared.store import EventStore
 
 
-def chain_step(chain_hash: bytes, event: Envelope) -> bytes:
-    assert event.position is not None
-    return hashlib.sha256(chain_hash + event.position.to_bytes(8, "big") + event.hash).digest()
+def chain_step(chain_hash: bytes, position: int, event_hash: bytes) -> bytes:
+    return hashlib.sha256(chain_hash + position.to_bytes(8, "big") + event_hash).digest()
+
+
+def _position_and_hash(row: asyncpg.Record) -> tuple[int, bytes]:
+    return row["position"], bytes(row["hash"])
 
 
 class Sealer:
     def __init__(self, store: EventStore, *, batch: int = 5000) -> None:
         self.store = store
         self.batch = batch
-        self._follower: LogFollower | None = None
+        self._follower: LogFollower[tuple[int, bytes]] | None = None
         self._chain = GENESIS_HASH
         self._sealed = 0
 
@@ -36,7 +41,8 @@ class Sealer:
         )
         if row is not None:
             self._chain, self._sealed = bytes(row["chain_hash"]), row["sealed"]
-        return LogFollower(self.store, row["position"] if row else 0)
+        return LogFollower(self.store, row["position"] if row else 0,
+                           columns="position, hash", decode=_position_and_hash)
 
     async def seal_once(self) -> int:
         """Seal what has committed since the last checkpoint; returns how many events."""
@@ -45,8 +51,8 @@ class Sealer:
         events = await self._follower.poll(self.batch)
         if not events:
             return 0
-        for event in events:
-            self._chain = chain_step(self._chain, event)
+        for position, event_hash in events:
+            self._chain = chain_step(self._chain, position, event_hash)
         self._sealed += len(events)
         await self.store.pool.execute(
             f"INSERT INTO {self.store.schema}.seals (position, chain_hash, sealed) "

@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS {s}.events (
     grid_id         text,
     correlation_id  uuid NOT NULL,
     causation_id    uuid,
-    data            jsonb NOT NULL,
+    data            json NOT NULL,  -- kept as the exact text that was hashed
     prev_hash       bytea NOT NULL,
     hash            bytea NOT NULL,
     UNIQUE (stream_id, stream_version)
@@ -152,11 +152,12 @@ class EventStore:
         schema: str,
         source: str,
         *,
-        flushers: int = 2,
-        # Small flushes keep two transactions in flight side by side (one sealing in Python
-        # while PostgreSQL inserts the other): faster than one big flush at every load measured
-        # (bench/README.md). A flush always takes at least one whole append.
-        max_batch_events: int = 25,
+        # One transaction in flight per process, taking everything that queued meanwhile:
+        # fewer, bigger flushes cost less CPU per event than several side by side, and CPU is
+        # what runs out first under a service's load (bench/README.md has the sweep).
+        flushers: int = 1,
+        max_batch_events: int = 5000,  # a flush always takes at least one whole append
+
     ) -> None:
         self.pool = pool
         self.schema = validate_schema_name(schema)
@@ -235,8 +236,8 @@ class EventStore:
                         await self._flush([request])
                     return
                 outcomes = [IdempotencyMismatch(
-                    "an event id of this append is already stored in another stream "
-                    "(or appears twice in the append)")]
+                    "an event id of this append is already stored (in another stream, or "
+                    "earlier in this one) or appears twice in the append")]
                 break
             except UNAVAILABLE as exc:
                 outcomes = [StoreUnavailable(f"event store unavailable: {exc}")] * len(batch)
@@ -254,7 +255,8 @@ class EventStore:
 
     async def _commit(self, batch: list[_Append]) -> list[AppendResult | Exception]:
         async with self.pool.acquire() as con, con.transaction():
-            heads, known, read = await self._lock_heads(con, batch)
+            heads, read = await self._lock_heads(con, batch)
+            known = await self._stored(con, batch, heads)
             outcomes, accepted = self._decide(batch, heads, known, read)
             if accepted:
                 envelopes = [env for i in accepted for env in batch[i].envelopes]
@@ -269,10 +271,9 @@ class EventStore:
 
     async def _lock_heads(
         self, con: asyncpg.Connection, batch: list[_Append]
-    ) -> tuple[dict[str, tuple[int, bytes]], dict[UUID, asyncpg.Record], dict[str, int]]:
+    ) -> tuple[dict[str, tuple[int, bytes]], dict[str, int]]:
         """Lock the head row of every stream the batch writes (in sorted order, so concurrent
-        flushes cannot deadlock), share-lock the streams it read, and find which event ids
-        are already stored.
+        flushes cannot deadlock) and share-lock the streams it read.
 
         The upsert writes, so the transaction takes its id here, before `_insert` draws
         positions: the ordering that LogFollower relies on."""
@@ -283,27 +284,33 @@ class EventStore:
             "DO UPDATE SET stream_id = excluded.stream_id "
             "RETURNING stream_id, version, last_hash), "
             f"reads AS (SELECT stream_id, version FROM {self.schema}.streams "
-            "WHERE stream_id = ANY($3::text[]) ORDER BY stream_id FOR SHARE) "
-            "SELECT 'w' AS kind, stream_id, version, last_hash, NULL::uuid AS id, "
-            "NULL::bigint AS position FROM heads UNION ALL "
-            "SELECT 'r', stream_id, version, NULL, NULL, NULL FROM reads UNION ALL "
-            f"SELECT 'e', stream_id, stream_version, NULL, id, position FROM {self.schema}.events "
-            "WHERE id = ANY($2::uuid[])",
+            "WHERE stream_id = ANY($2::text[]) ORDER BY stream_id FOR SHARE) "
+            "SELECT stream_id, version, last_hash FROM heads UNION ALL "
+            "SELECT stream_id, version, NULL FROM reads",
             written,
-            [event.id for request in batch for event in request.events],
             sorted({s for request in batch for s in request.read}.difference(written)),
         )
-        heads: dict[str, tuple[int, bytes]] = {}
-        known: dict[UUID, asyncpg.Record] = {}
-        read: dict[str, int] = {}
-        for r in rows:
-            if r["kind"] == "w":
-                heads[r["stream_id"]] = (r["version"], bytes(r["last_hash"]))
-            elif r["kind"] == "r":
-                read[r["stream_id"]] = r["version"]
-            else:
-                known[r["id"]] = r
-        return heads, known, read
+        heads = {r["stream_id"]: (r["version"], bytes(r["last_hash"]))
+                 for r in rows if r["last_hash"] is not None}
+        read = {r["stream_id"]: r["version"] for r in rows if r["last_hash"] is None}
+        return heads, read
+
+    async def _stored(
+        self, con: asyncpg.Connection, batch: list[_Append], heads: dict[str, tuple[int, bytes]]
+    ) -> dict[UUID, asyncpg.Record]:
+        """Which event ids are already stored, for the appends that could be retries: an
+        append made at its stream's current version cannot have been stored before (if it
+        reuses an id anyway, `UNIQUE (id)` stops it), so its ids need no lookup."""
+        ids = [event.id for request in batch
+               if request.expected is None or request.expected != heads[request.stream_id][0]
+               for event in request.events]
+        if not ids:
+            return {}
+        rows = await con.fetch(
+            f"SELECT id, stream_id, stream_version AS version, position "
+            f"FROM {self.schema}.events WHERE id = ANY($1::uuid[])", ids,
+        )
+        return {row["id"]: row for row in rows}
 
     def _decide(
         self,

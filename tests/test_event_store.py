@@ -45,6 +45,15 @@ async def test_a_retried_append_is_stored_once_with_its_first_positions(store):
     assert len(await store.read_stream("s-1")) == 3
 
 
+async def test_a_retried_append_at_any_version_is_stored_once(store):
+    batch = events(2)
+    first = await store.append("s-1", None, batch)
+    await store.append("s-1", 2, events(1))
+    retry = await store.append("s-1", None, batch)
+    assert retry.replayed and retry.positions == first.positions
+    assert len(await store.read_stream("s-1")) == 3
+
+
 async def test_reusing_some_event_ids_is_refused(store):
     batch = events(2)
     await store.append("s-1", 0, batch[:1])
