@@ -931,7 +931,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"single-event floor ({verdict['single']['floor']}): default settings "
           f"{s['ratio']}x, p99 {s['p99_ms']} ms -> {'MET' if s['met'] else 'NOT MET'}; "
           f"settings meeting it: {verdict['single']['settings_meeting_it'] or 'none'}")
-    for label, v in verdict["batched"]["by_settings"].items():
+    for label, v in [*verdict["batched"]["by_settings"].items(),
+                     *verdict["batched"]["from_several_processes"].items()]:
         print(f"batched floor ({verdict['batched']['floor']}), {label}: "
               f"{v['events_per_s']:,}/s -> {'MET' if v['met'] else 'NOT MET'}")
     for label, v in verdict["relay"]["by_config"].items():
