@@ -10,6 +10,7 @@ re-publishes the whole store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
@@ -116,13 +117,21 @@ class Relay:
             acks.append(await self.producer.send_batch(batch, self.topic, partition=partition))
         return acks
 
-    async def run(self, *, linger_seconds: float = 0.02, retry_seconds: float = 1.0) -> None:
+    async def run(self, *, linger_seconds: float = 0.02, idle_seconds: float = 1.0,
+                  retry_seconds: float = 1.0) -> None:
+        """Publish until cancelled. Between polls it sleeps until an append commits (the
+        store's notification) or `idle_seconds` pass (which also settles gaps left by
+        rolled-back appends), then lingers so a poll carries a batch, not one event."""
         while True:
             try:
-                if await self.publish_once() < self.batch:
-                    # Not saturated: let events gather, so each poll and cursor update carries
-                    # a batch rather than one or two events (adds at most this much latency).
-                    await asyncio.sleep(linger_seconds)
+                async with self.store.appends() as appended:
+                    while True:
+                        appended.clear()  # before polling: news during the poll wakes us
+                        if await self.publish_once() >= self.batch:
+                            continue  # a backlog: no sleeping
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(appended.wait(), idle_seconds)
+                        await asyncio.sleep(linger_seconds)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database outage: back off, resume from cursor

@@ -11,7 +11,8 @@ positions, which is what lets `LogFollower` (shared/follower.py) prove that a ga
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -162,6 +163,7 @@ class EventStore:
         self.pool = pool
         self.schema = validate_schema_name(schema)
         self.source = source
+        self.channel = f"{self.schema}_appended"  # PostgreSQL NOTIFY channel, see `appends()`
         self._flushers = flushers
         self._max_batch_events = max_batch_events
         self._queue: asyncio.Queue[_Append] = asyncio.Queue()
@@ -378,12 +380,14 @@ class EventStore:
             f"WITH moved AS (UPDATE {self.schema}.streams AS s "
             "SET version = h.version, last_hash = h.last_hash "
             "FROM unnest($1::text[], $2::int[], $3::bytea[]) AS h(stream_id, version, last_hash) "
-            "WHERE s.stream_id = h.stream_id) "
-            f"SELECT nextval('{self.schema}.event_position') FROM generate_series(1, $4)",
+            "WHERE s.stream_id = h.stream_id), "
+            "told AS MATERIALIZED (SELECT pg_notify($5, '')) "  # once; delivered at commit
+            f"SELECT nextval('{self.schema}.event_position') FROM generate_series(1, $4), told",
             touched,
             [heads[t][0] for t in touched],
             [heads[t][1] for t in touched],
             len(envelopes),
+            self.channel,
         )
         numbers = [row[0] for row in positions]
         await con.copy_records_to_table(
@@ -395,6 +399,22 @@ class EventStore:
         return {e.id: n for n, e in zip(numbers, envelopes, strict=True)}
 
     # -- reading -------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def appends(self) -> AsyncIterator[asyncio.Event]:
+        """An event that is set whenever an append commits (PostgreSQL LISTEN/NOTIFY on a
+        connection held for the duration), so a follower can sleep until there is news."""
+        appended = asyncio.Event()
+
+        def notified(*_: object) -> None:
+            appended.set()
+
+        async with self.pool.acquire() as con:
+            await con.add_listener(self.channel, notified)
+            try:
+                yield appended
+            finally:
+                await con.remove_listener(self.channel, notified)
 
     async def read_stream(
         self,

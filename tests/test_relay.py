@@ -154,3 +154,21 @@ async def test_the_relay_does_not_pass_an_append_still_in_flight(
     messages = await consume_all(kafka_bootstrap, topic, expected=3)
     tags = [from_message(m.headers, m.key, m.value).data["tag"] for m in messages]
     assert sorted(tags) == ["after", "before", "held"]
+
+
+async def test_a_running_relay_wakes_when_an_append_commits(store, producer, topic):
+    relay = Relay(store, producer, topic)
+    running = asyncio.create_task(relay.run(idle_seconds=60))  # polling alone would wait 60 s
+    try:
+        await fill(store, streams=1, per_stream=1)
+        async with asyncio.timeout(10):
+            while relay.published < 1:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # now idle, waiting for news
+        await store.append("s-0", 1, [NewEvent("test.thing.happened", {"later": True})])
+        async with asyncio.timeout(5):
+            while relay.published < 2:
+                await asyncio.sleep(0.05)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
