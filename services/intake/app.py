@@ -12,14 +12,13 @@ from services.intake.events import registry
 from services.intake.handlers import Intake
 from services.intake.projections import FrontDeskProjection
 from services.intake.territory import TerritoryLookup, TerritoryReplica
-from shared.repository import Repository
 from shared.service import ServiceSpec
 from shared.settings import Settings
 
 
 def _attach(state: Any, pool: asyncpg.Pool, settings: Settings) -> None:
     state.intake = Intake(
-        repo=Repository(state.store, registry),
+        repo=state.repository,
         territory=TerritoryLookup(pool),
         calendar=WorkCalendar(settings.holiday_dates()),
     )
