@@ -1,8 +1,10 @@
 """The event store: one PostgreSQL schema per service, append-only, hash-chained per stream.
 
-Appends are coalesced: concurrent `append` calls wait on a queue and a few flusher tasks write
-each batch in one transaction with one multi-row INSERT (group commit). Each append is still
-checked on its own: optimistic concurrency per stream, idempotency by event id.
+Appends are coalesced: concurrent `append` calls wait on a queue, and a flusher task (one by
+default) writes everything that queued while the previous transaction was in flight in one
+transaction with one COPY (group commit). Each append is still checked on its own: optimistic
+concurrency per stream, the versions of the streams its decision read, idempotency by event
+id. Each append transaction also NOTIFYs `<schema>_appended`, so followers can sleep.
 
 Global positions come from a sequence. A transaction takes its transaction id *before* it draws
 positions, which is what lets `LogFollower` (shared/follower.py) prove that a gap is final.
@@ -158,7 +160,6 @@ class EventStore:
         # what runs out first under a service's load (bench/README.md has the sweep).
         flushers: int = 1,
         max_batch_events: int = 5000,  # a flush always takes at least one whole append
-
     ) -> None:
         self.pool = pool
         self.schema = validate_schema_name(schema)
