@@ -10,7 +10,6 @@ re-publishes the whole store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
@@ -129,8 +128,7 @@ class Relay:
                         appended.clear()  # before polling: news during the poll wakes us
                         if await self.publish_once() >= self.batch:
                             continue  # a backlog: no sleeping
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(appended.wait(), idle_seconds)
+                        await appended.wait(idle_seconds)
                         await asyncio.sleep(linger_seconds)
             except asyncio.CancelledError:
                 raise

@@ -13,6 +13,7 @@ positions, which is what lets `LogFollower` (shared/follower.py) prove that a ga
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -144,6 +145,32 @@ def validate_schema_name(schema: str) -> str:
     if not schema.replace("_", "").isalnum() or not schema[0].isalpha():
         raise ValueError(f"not a plain schema name: {schema!r}")
     return schema
+
+
+class Appends:
+    """Signalled whenever an append to the store commits."""
+
+    def __init__(self) -> None:
+        self._signal = asyncio.Event()
+        self._lost = False
+
+    def arrived(self, *_: object) -> None:
+        self._signal.set()
+
+    def lost(self, *_: object) -> None:
+        self._lost = True
+        self._signal.set()
+
+    def clear(self) -> None:
+        self._signal.clear()
+
+    async def wait(self, timeout: float) -> None:
+        """Until an append commits (since the last `clear`) or `timeout` seconds pass. Raises
+        `StoreUnavailable` once the listening connection is gone: listen again."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._signal.wait(), timeout)
+        if self._lost:
+            raise StoreUnavailable("lost the connection that listens for appends")
 
 
 class EventStore:
@@ -402,20 +429,21 @@ class EventStore:
     # -- reading -------------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def appends(self) -> AsyncIterator[asyncio.Event]:
-        """An event that is set whenever an append commits (PostgreSQL LISTEN/NOTIFY on a
-        connection held for the duration), so a follower can sleep until there is news."""
-        appended = asyncio.Event()
-
-        def notified(*_: object) -> None:
-            appended.set()
-
+    async def appends(self) -> AsyncIterator[Appends]:
+        """News of committed appends (PostgreSQL LISTEN/NOTIFY on a connection held while the
+        context is open), so a follower can sleep until there is something to read."""
+        news = Appends()
         async with self.pool.acquire() as con:
-            await con.add_listener(self.channel, notified)
+            con.add_termination_listener(news.lost)
+            await con.add_listener(self.channel, news.arrived)
             try:
-                yield appended
+                yield news
             finally:
-                await con.remove_listener(self.channel, notified)
+                con.remove_termination_listener(news.lost)
+                if not con.is_closed():  # (a connection that died unnoticed must not hang us)
+                    with contextlib.suppress(Exception):
+                        async with asyncio.timeout(1):
+                            await con.remove_listener(self.channel, news.arrived)
 
     async def read_stream(
         self,

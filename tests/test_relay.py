@@ -156,6 +156,12 @@ async def test_the_relay_does_not_pass_an_append_still_in_flight(
     assert sorted(tags) == ["after", "before", "held"]
 
 
+async def stop(task: asyncio.Task) -> None:
+    task.cancel()
+    async with asyncio.timeout(5):
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_a_running_relay_wakes_when_an_append_commits(store, producer, topic):
     relay = Relay(store, producer, topic)
     running = asyncio.create_task(relay.run(idle_seconds=60))  # polling alone would wait 60 s
@@ -170,5 +176,22 @@ async def test_a_running_relay_wakes_when_an_append_commits(store, producer, top
             while relay.published < 2:
                 await asyncio.sleep(0.05)
     finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+        await stop(running)
+
+
+async def test_a_relay_whose_listening_connection_dies_listens_again(store, producer, topic):
+    relay = Relay(store, producer, topic)
+    running = asyncio.create_task(relay.run(idle_seconds=60, retry_seconds=0.1))
+    try:
+        await asyncio.sleep(0.5)  # listening, idle
+        ended = await store.pool.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE query = $1", f'LISTEN "{store.channel}"')
+        assert ended == 1
+        await asyncio.sleep(0.5)  # listening again on a new connection
+        await fill(store, streams=1, per_stream=1)
+        async with asyncio.timeout(5):
+            while relay.published < 1:
+                await asyncio.sleep(0.05)
+    finally:
+        await stop(running)
