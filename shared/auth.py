@@ -28,8 +28,8 @@ class ActorHeaders(APIKeyHeader):
 
     async def __call__(self, request: Request) -> Actor:  # type: ignore[override]
         headers = request.headers
-        return Actor(user_id=_header(headers.get("x-actor-id"), "x-actor-id", "anonymous"),
-                     role=_header(headers.get("x-actor-role"), "x-actor-role", "operator"))
+        return Actor(user_id=_header(headers.get("x-actor-id"), "X-Actor-Id", "anonymous"),
+                     role=_header(headers.get("x-actor-role"), "X-Actor-Role", "operator"))
 
 
 def _header(value: str | None, name: str, default: str) -> str:

@@ -1,15 +1,22 @@
-"""HTTP edges: one error shape for every service, and the list shape."""
+"""HTTP edges: one error shape for every service, the list shape, the Idempotency-Key header."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from shared.errors import ConcurrencyConflict, DomainError, JiedaoError
 from shared.store import AppendResult
+
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=255,
+    description="Makes a retry of this command safe: a repeat with the same key and the same "
+                "body returns the first answer and writes nothing; the same key with another "
+                "body is refused (422). See shared/idempotency.py.",
+)]
 
 
 def error_body(kind: str, message: str, fields: list[dict[str, str]] | None = None) -> dict:

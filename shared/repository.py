@@ -9,6 +9,7 @@ from uuid import UUID
 from shared.envelope import Actor
 from shared.errors import ConcurrencyConflict, DomainError, StaleRead
 from shared.events import DomainEvent, EventRegistry
+from shared.idempotency import Idempotency
 from shared.store import AppendResult, EventStore
 
 
@@ -67,10 +68,12 @@ class Repository:
         expected_version: int | None = None,
         correlation_id: UUID | None = None,
         read: References | None = None,
+        idempotency: Idempotency | None = None,
     ) -> AppendResult:
         """Append `events` on top of the version `aggregate` was loaded at. A caller that read
         the aggregate earlier passes that `expected_version` (e.g. from If-Match); a decision
-        that read other aggregates passes them as `read`."""
+        that read other aggregates passes them as `read`; a command sent with an
+        Idempotency-Key passes its `idempotency` (the events' ids then come from it)."""
         if expected_version is not None and expected_version != aggregate.version:
             raise ConcurrencyConflict(aggregate.stream_id, expected_version, aggregate.version)
         if not events:
@@ -79,15 +82,28 @@ class Repository:
             self.registry.to_new_event(e, actor=actor, correlation_id=correlation_id)
             for e in events
         ]
+        if idempotency is not None:
+            for event, event_id in zip(
+                    new, idempotency.event_ids(aggregate.stream_id, len(new)), strict=True):
+                event.id = event_id
         self.references.forget([aggregate.stream_id])
-        try:
-            return await self.store.append(
-                aggregate.stream_id, aggregate.version, new,
-                read=read.versions() if read else None,
-            )
-        except StaleRead as stale:
-            self.references.forget(stale.moved)
-            raise
+
+        for _ in range(2):
+            try:
+                return await self.store.append(aggregate.stream_id, aggregate.version, new,
+                                               read=read.versions() if read else None)
+            except StaleRead as stale:
+                self.references.forget(stale.moved)
+                raise
+            except ConcurrencyConflict:
+                if idempotency is None:
+                    raise
+                # With a key: a twin of this request in the same flush may have stored it a
+                # moment ago (trying again finds it); if not, the key was used for another
+                # request.
+        assert idempotency is not None
+        raise DomainError(f"Idempotency-Key {idempotency.key!r} was used for a different "
+                          "request", field="Idempotency-Key")
 
 
 class ReferenceCache:

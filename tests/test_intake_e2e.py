@@ -146,7 +146,7 @@ async def test_an_overlong_actor_header_is_refused_and_writes_nothing(intake, pl
     before = await store.pool.fetchval(f"SELECT count(*) FROM {store.schema}.events")
     response = await intake.post("/applications", json=filing(), headers={header: "x" * 65})
     assert response.status_code == 422
-    assert response.json()["error"]["fields"][0]["field"] == header.lower(), response.text
+    assert response.json()["error"]["fields"][0]["field"] == header, response.text
     assert await store.pool.fetchval(f"SELECT count(*) FROM {store.schema}.events") == before
 
 
@@ -196,3 +196,33 @@ async def event_types_on_topic(platform, service: str, stream_id: str, count: in
     finally:
         await consumer.stop()
     return list(seen.values())
+
+
+async def test_a_filing_retried_with_its_idempotency_key_is_stored_once(intake, platform):
+    store = platform.apps["intake"].state.store
+    key = {"Idempotency-Key": "station-7/2026-11-25/0042"}
+    first = await intake.post("/applications", json=filing(), headers=key)
+    again = await intake.post("/applications", json=filing(), headers=key)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()
+    assert len(await store.read_stream(first.json()["stream_id"])) == 1
+    twins = await asyncio.gather(*(intake.post("/applications", json=filing(), headers={
+        "Idempotency-Key": "station-7/2026-11-25/0043"}) for _ in range(3)))
+    assert {t.status_code for t in twins} == {201}
+    assert len({t.json()["application_id"] for t in twins}) == 1
+    assert len(await store.read_stream(twins[0].json()["stream_id"])) == 1
+
+
+async def test_an_idempotency_key_reused_for_another_filing_is_refused(intake, platform):
+    store = platform.apps["intake"].state.store
+    key = {"Idempotency-Key": "station-7/2026-11-25/0050"}
+    assert (await intake.post("/applications", json=filing(), headers=key)).status_code == 201
+    before = await store.pool.fetchval(f"SELECT count(*) FROM {store.schema}.events")
+    other = await intake.post("/applications", json=filing(address="建设路2号"), headers=key)
+    assert other.status_code == 422
+    assert other.json()["error"]["fields"][0]["field"] == "Idempotency-Key", other.text
+    too_long = await intake.post("/applications", json=filing(),
+                                 headers={"Idempotency-Key": "k" * 256})
+    assert too_long.status_code == 422
+    assert too_long.json()["error"]["fields"][0]["field"] == "Idempotency-Key"
+    assert await store.pool.fetchval(f"SELECT count(*) FROM {store.schema}.events") == before

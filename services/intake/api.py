@@ -21,7 +21,8 @@ from services.intake.commands import (
 )
 from services.intake.handlers import Intake
 from shared.auth import ActorDep
-from shared.http import accepted
+from shared.http import IdempotencyKey, accepted
+from shared.idempotency import Idempotency
 
 router = APIRouter(tags=["intake (commands)"])
 
@@ -65,9 +66,11 @@ async def decide_proposal(
 
 
 @router.post("/applications", status_code=201)
-async def file_application(command: FileApplication, intake: IntakeDep, actor: ActorDep) -> dict:
+async def file_application(command: FileApplication, intake: IntakeDep, actor: ActorDep,
+                           idempotency_key: IdempotencyKey = None) -> dict:
     """A resident files an application at a community service station."""
-    application_id, result = await handlers.file_application(intake, command, actor)
+    application_id, result = await handlers.file_application(
+        intake, command, actor, Idempotency.of(idempotency_key, command))
     return accepted(f"application-{application_id}", result, application_id=application_id)
 
 
@@ -98,8 +101,10 @@ _step("refusal", RefuseApplication, "refuse", "Refuse it, with the reason")
 
 @router.post("/consultations", status_code=201)
 async def record_consultation(
-    command: RecordConsultation, intake: IntakeDep, actor: ActorDep
+    command: RecordConsultation, intake: IntakeDep, actor: ActorDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict:
     """A policy question answered at the window."""
-    consultation_id, result = await handlers.record_consultation(intake, command, actor)
+    consultation_id, result = await handlers.record_consultation(
+        intake, command, actor, Idempotency.of(idempotency_key, command))
     return accepted(f"consultation-{consultation_id}", result, consultation_id=consultation_id)

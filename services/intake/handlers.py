@@ -21,6 +21,7 @@ from services.intake.territory import TerritoryLookup
 from shared.envelope import Actor, new_event_id
 from shared.errors import DomainError
 from shared.events import DomainEvent
+from shared.idempotency import Idempotency
 from shared.repository import References, Repository
 from shared.store import AppendResult
 
@@ -66,7 +67,8 @@ async def decide_proposal(
 
 
 async def file_application(
-    intake: Intake, command: FileApplication, actor: Actor
+    intake: Intake, command: FileApplication, actor: Actor,
+    idempotency: Idempotency | None = None,
 ) -> tuple[str, AppendResult]:
     place = await intake.territory.locate(command.location.lon, command.location.lat)
     if await intake.territory.street_of(command.community_id) is None:
@@ -74,10 +76,11 @@ async def file_application(
 
     async def attempt(references: References) -> tuple[str, AppendResult]:
         matter = await references.load(Matter(command.matter_code))
-        application = Application(new_id())
+        application = Application(idempotency.new_id() if idempotency else new_id())
         events = application.file(command, matter=matter, place=place,
                                   filed_at=intake.clock(), calendar=intake.calendar)
-        result = await intake.repo.save(application, events, actor=actor, read=references)
+        result = await intake.repo.save(application, events, actor=actor, read=references,
+                                        idempotency=idempotency)
         return application.application_id, result
 
     return await intake.repo.decide(attempt)
@@ -95,7 +98,8 @@ async def act_on_application(
 
 
 async def record_consultation(
-    intake: Intake, command: RecordConsultation, actor: Actor
+    intake: Intake, command: RecordConsultation, actor: Actor,
+    idempotency: Idempotency | None = None,
 ) -> tuple[str, AppendResult]:
     street_id = await intake.territory.street_of(command.community_id)
     if street_id is None:
@@ -105,9 +109,10 @@ async def record_consultation(
         matter = None
         if command.matter_code is not None:
             matter = await references.load(Matter(command.matter_code))
-        consultation = Consultation(new_id())
+        consultation = Consultation(idempotency.new_id() if idempotency else new_id())
         events = consultation.record(command, street_id=street_id, matter=matter)
-        result = await intake.repo.save(consultation, events, actor=actor, read=references)
+        result = await intake.repo.save(consultation, events, actor=actor, read=references,
+                                        idempotency=idempotency)
         return consultation.consultation_id, result
 
     return await intake.repo.decide(attempt)
