@@ -2,10 +2,23 @@
 
 Positions come from a sequence, so transactions can commit out of position order and a reader
 can see position 11 while 10 is still in flight. A gap is therefore held until it is proven
-final: every append takes its transaction id before drawing positions, so whoever holds a
-missing position has a transaction id below the `xmax` of the snapshot in which the gap was
-first seen. Once a later snapshot's `xmin` reaches that `xmax`, all those transactions have
-ended: the missing position either became visible or was rolled back and will never appear.
+final (filled, or left for good by a rolled-back append).
+
+Why the proof holds:
+1. Every append takes its transaction id before it draws positions (`EventStore._lock_heads`
+   writes before `_insert` calls `nextval`), so the transaction that holds a missing position
+   `p` had its id before `p` was drawn.
+2. The follower sees the gap at `p` only because a later position `q > p` is visible, and `q`
+   was drawn after `p`. So `p`'s transaction had its id before the snapshot that saw the gap.
+3. Right after that snapshot, the follower takes a fresh transaction id `fence` in a short
+   transaction of its own (`pg_current_xact_id()`). Ids are assigned in increasing order, so
+   `fence` is greater than every id assigned before, `p`'s holder's included. (The snapshot's
+   `xmax` is *not* such a bound: it is one past the latest *completed* transaction, and a
+   transaction still running can hold an id above it.)
+4. Once a later snapshot's `xmin` (the oldest transaction still running) is above `fence`,
+   every transaction with an id below `fence` has ended: `p` is either visible in that
+   snapshot or was rolled back and will never appear. Only then is the gap passed over.
+The fence costs one transaction id per gap first seen, never one per poll.
 """
 
 from __future__ import annotations
@@ -24,7 +37,7 @@ T = TypeVar("T")
 @dataclass(slots=True)
 class _Gap:
     position: int
-    xmax: int
+    fence: int | None = None  # a transaction id newer than any that could hold `position`
 
 
 class LogFollower(Generic[T]):
@@ -51,9 +64,8 @@ class LogFollower(Generic[T]):
         """The next committed events (possibly none); advances `position` past them."""
         async with self.store.pool.acquire() as con:
             async with con.transaction(isolation="repeatable_read", readonly=True):
-                xmin, xmax = await con.fetchrow(
-                    "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
-                    "FROM pg_current_snapshot() AS s"
+                xmin = await con.fetchval(
+                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
                 )
                 rows = await con.fetch(
                     f"SELECT {self.columns} FROM {self.store.schema}.events "
@@ -61,24 +73,26 @@ class LogFollower(Generic[T]):
                     self.position,
                     limit,
                 )
-        return self._take_contiguous(rows, xmin, xmax, limit)
+            taken = self._take_contiguous(rows, xmin)
+            if self._gap is not None and self._gap.fence is None:
+                # Taken after the snapshot that saw the gap: newer than any id its holder has.
+                self._gap.fence = await con.fetchval("SELECT pg_current_xact_id()::text::bigint")
+        self.caught_up = len(rows) < limit and len(taken) == len(rows)
+        return taken
 
-    def _take_contiguous(
-        self, rows: list[asyncpg.Record], xmin: int, xmax: int, limit: int
-    ) -> list[T]:
+    def _take_contiguous(self, rows: list[asyncpg.Record], xmin: int) -> list[T]:
         taken: list[T] = []
         for row in rows:
             expected = self.position + 1
-            if row["position"] != expected and not self._gap_is_final(expected, xmin, xmax):
+            if row["position"] != expected and not self._gap_is_final(expected, xmin):
                 break
             self._gap = None
             self.position = row["position"]
             taken.append(self.decode(row))
-        self.caught_up = len(rows) < limit and len(taken) == len(rows)
         return taken
 
-    def _gap_is_final(self, position: int, xmin: int, xmax: int) -> bool:
+    def _gap_is_final(self, position: int, xmin: int) -> bool:
         if self._gap is not None and self._gap.position == position:
-            return xmin >= self._gap.xmax
-        self._gap = _Gap(position, xmax)
+            return self._gap.fence is not None and xmin > self._gap.fence
+        self._gap = _Gap(position)  # its fence is taken once this snapshot has ended
         return False

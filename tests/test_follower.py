@@ -1,12 +1,18 @@
 """Following the log: every committed event once, in position order, never skipping one."""
 
 import asyncio
+import sys
+from pathlib import Path
 
 import pytest
 
+from shared.audit import audit
 from shared.envelope import NewEvent
 from shared.follower import LogFollower
+from shared.sealer import Sealer
 from shared.store import EventStore
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class HeldStore(EventStore):
@@ -24,6 +30,33 @@ class HeldStore(EventStore):
         await self.release.wait()
         if self.rollback:
             raise RuntimeError("rolled back on purpose")
+        return positions
+
+
+class PausingStore(EventStore):
+    """A store whose appends stop inside their transaction at `step` ("locked": the
+    transaction id is taken, no position drawn yet; "inserted": positions drawn, not
+    committed) until `release` is set."""
+
+    def __init__(self, *args, step: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.step = step
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def _pause(self, step: str) -> None:
+        if step == self.step:
+            self.reached.set()
+            await self.release.wait()
+
+    async def _lock_heads(self, con, batch):
+        heads = await super()._lock_heads(con, batch)
+        await self._pause("locked")
+        return heads
+
+    async def _insert(self, con, envelopes, heads):
+        positions = await super()._insert(con, envelopes, heads)
+        await self._pause("inserted")
         return positions
 
 
@@ -89,3 +122,67 @@ async def test_follower_waits_for_a_held_append_and_never_skips_it(pg_pool, sche
         assert tags == ["held", "after-0", "after-1", "after-2"]
     await store.close()
     await held.close()
+
+
+async def test_a_gap_held_by_a_younger_transaction_is_not_passed_while_it_runs(pg_pool, schema):
+    """A takes its transaction id; B takes a later one and draws position p; A draws p+1 and
+    commits. B still holds p, although its id is above the `xmax` of every snapshot taken
+    so far: the follower must wait for B, not pass p over."""
+    a = PausingStore(pg_pool, schema, "test", step="locked")
+    b = PausingStore(pg_pool, schema, "test", step="inserted")
+    await a.setup()
+    follower = LogFollower(a)
+
+    appending_a = asyncio.create_task(a.append("a", 0, one("a")))
+    await a.reached.wait()  # A holds the older transaction id
+    appending_b = asyncio.create_task(b.append("b", 0, one("b")))
+    try:
+        await b.reached.wait()  # B holds position p
+        a.release.set()
+        await appending_a  # A committed position p+1
+        passed = await drain(follower)
+    finally:
+        a.release.set()
+        b.release.set()
+        await appending_b
+    assert passed == [], "the follower passed position p while B held it"
+    seen = await drain(follower)
+    assert [e.data["tag"] for e in seen] == ["b", "a"]
+    assert [e.position for e in seen] == sorted(e.position for e in seen)
+    await a.close()
+    await b.close()
+
+
+async def test_writer_processes_at_full_speed_a_follower_delivers_exactly_what_committed(
+    pg_pool, schema, database_url
+):
+    """Three writer processes, each with three flushers, commit out of position order; a
+    follower reading all the while delivers every committed event once, in position order,
+    and the sealer's store-wide chain over them verifies."""
+    store = EventStore(pg_pool, schema, "test")
+    await store.setup()
+    follower, sealer, seen = LogFollower(store), Sealer(store, batch=300), []
+    writers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.writer_child", database_url, schema, f"p{n}", "1500",
+            stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+        )
+        for n in range(3)
+    ]
+    done = asyncio.gather(*(w.communicate() for w in writers))
+    while not done.done():
+        seen += await follower.poll(300)
+        await sealer.seal_once()
+    assert [w.returncode for w in writers] == [0, 0, 0]
+    while (batch := await follower.poll(300)) or not follower.caught_up:
+        seen += batch
+        await asyncio.sleep(0.01)
+    while await sealer.seal_once():
+        pass
+
+    committed = await pg_pool.fetch(f"SELECT id, position FROM {schema}.events ORDER BY position")
+    assert [e.id for e in seen] == [row["id"] for row in committed]
+    assert len(committed) == 3 * sum(1 + i % 3 for i in range(1500))
+    report = await audit(store)
+    assert report.intact, report.problems
+    await store.close()
