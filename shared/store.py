@@ -91,7 +91,8 @@ COPY_COLUMNS = [
 ]
 
 RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
-UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+               asyncpg.InternalClientError)  # (what a connection killed mid-query may raise)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,12 @@ def _row(position: int, e: Envelope) -> tuple[Any, ...]:
         e.scope.community_id, e.scope.grid_id, e.correlation_id, e.causation_id,
         e.data_bytes().decode(), e.prev_hash, e.hash,
     )
+
+
+def _result_of(stored: list[asyncpg.Record], *, replayed: bool = False) -> AppendResult:
+    """The result of an append whose events are all found `stored`."""
+    return AppendResult(version=max(row["version"] for row in stored),
+                        positions=[row["position"] for row in stored], replayed=replayed)
 
 
 def envelope_from_row(row: asyncpg.Record) -> Envelope:
@@ -270,7 +277,7 @@ class EventStore:
                     "earlier in this one) or appears twice in the append")]
                 break
             except UNAVAILABLE as exc:
-                outcomes = [StoreUnavailable(f"event store unavailable: {exc}")] * len(batch)
+                outcomes = await self._outcomes_after_lost_connection(batch, exc)
                 break
             except Exception as exc:  # an unexpected fault must reach every waiting caller
                 outcomes = [exc] * len(batch)
@@ -282,6 +289,29 @@ class EventStore:
                 request.future.set_exception(outcome)
             else:
                 request.future.set_result(outcome)
+
+    async def _outcomes_after_lost_connection(
+        self, batch: list[_Append], exc: BaseException
+    ) -> list[AppendResult | Exception]:
+        """The connection died, perhaps during COMMIT, so whether the batch was stored is
+        unknown: look its event ids up on another connection and answer with the truth. An
+        append found stored succeeded; one not found (or when the store can't be asked) gets
+        `StoreUnavailable`, which a retry with the same event ids turns into the right answer."""
+        unavailable = StoreUnavailable(f"event store unavailable: {exc}")
+        for attempt in range(3):
+            try:
+                stored = await self._stored_ids(
+                    self.pool, [e.id for request in batch for e in request.events])
+                break
+            except UNAVAILABLE:
+                await asyncio.sleep(0.05 * 2**attempt)
+        else:
+            return [unavailable] * len(batch)
+        outcomes: list[AppendResult | Exception] = []
+        for request in batch:
+            hits = [stored.get(event.id) for event in request.events]
+            outcomes.append(_result_of(hits) if all(hits) else unavailable)
+        return outcomes
 
     async def _commit(self, batch: list[_Append]) -> list[AppendResult | Exception]:
         async with self.pool.acquire() as con, con.transaction():
@@ -334,8 +364,11 @@ class EventStore:
         ids = [event.id for request in batch
                if request.expected is None or request.expected != heads[request.stream_id][0]
                for event in request.events]
-        if not ids:
-            return {}
+        return await self._stored_ids(con, ids) if ids else {}
+
+    async def _stored_ids(
+        self, con: asyncpg.Connection | asyncpg.Pool, ids: list[UUID]
+    ) -> dict[UUID, asyncpg.Record]:
         rows = await con.fetch(
             f"SELECT id, stream_id, stream_version AS version, position "
             f"FROM {self.schema}.events WHERE id = ANY($1::uuid[])", ids,
@@ -362,11 +395,7 @@ class EventStore:
                                                     "stream"))
                 continue
             if all(hits):
-                outcomes.append(AppendResult(
-                    version=max(hit["version"] for hit in hits),
-                    positions=[hit["position"] for hit in hits],
-                    replayed=True,
-                ))
+                outcomes.append(_result_of(hits, replayed=True))
                 continue
             if any(hits):
                 outcomes.append(IdempotencyMismatch(

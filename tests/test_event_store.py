@@ -3,10 +3,12 @@
 import asyncio
 from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 
 from shared.envelope import GENESIS_HASH, NewEvent
-from shared.errors import ConcurrencyConflict, IdempotencyMismatch, StaleRead
+from shared.errors import ConcurrencyConflict, IdempotencyMismatch, StaleRead, StoreUnavailable
+from shared.store import EventStore
 
 
 def events(n: int, **data) -> list[NewEvent]:
@@ -116,3 +118,44 @@ async def test_a_read_stream_written_earlier_in_the_same_flush_counts_as_moved(s
     outcomes = await asyncio.gather(*writes, return_exceptions=True)
     assert outcomes[0].version == 2
     assert isinstance(outcomes[1], StaleRead)
+
+
+class LosesTheCommitAnswer(EventStore):
+    """The transaction commits, and the connection dies before the answer reaches us."""
+
+    async def _commit(self, batch):
+        await super()._commit(batch)
+        raise asyncpg.ConnectionDoesNotExistError("connection lost while committing")
+
+
+class DiesBeforeCommit(EventStore):
+    """The server ends the connection after the rows are written, before COMMIT."""
+
+    async def _insert(self, con, envelopes, heads):
+        positions = await super()._insert(con, envelopes, heads)
+        await self.pool.execute("SELECT pg_terminate_backend($1)", con.get_server_pid())
+        return positions
+
+
+async def test_an_append_whose_commit_answer_was_lost_reports_that_it_was_stored(pg_pool, store):
+    lossy = LosesTheCommitAnswer(pg_pool, store.schema, "test")
+    appended = events(2)
+    result = await lossy.append("s", 0, appended)
+    assert result.version == 2 and not result.replayed
+    again = await store.append("s", 0, appended)  # the caller's retry
+    assert again.replayed and again.positions == result.positions
+    assert len(await store.read_stream("s")) == 2
+    await lossy.close()
+
+
+async def test_an_append_lost_before_commit_is_unavailable_and_its_retry_stores_it_once(
+    pg_pool, store
+):
+    dying = DiesBeforeCommit(pg_pool, store.schema, "test")
+    appended = events(2)
+    with pytest.raises(StoreUnavailable):
+        await dying.append("s", 0, appended)
+    assert await store.read_stream("s") == []
+    result = await store.append("s", 0, appended)
+    assert result.version == 2 and not result.replayed
+    await dying.close()
