@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncpg
+from asyncpg.exceptions._base import DataError as ArgumentError
+
+from shared.errors import StoreUnavailable
 
 
 async def _keep_session(con: asyncpg.Connection) -> None:
@@ -21,3 +24,20 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> asy
         server_settings={"plan_cache_mode": "force_custom_plan"},
     )
 
+
+
+# SQLSTATE classes that say "try again": connection (08), transaction rollback such as a
+# deadlock or serialization failure (40), resources (53), operator intervention such as a
+# shutdown or restart (57), system error (58); and a lock not available now (55P03).
+_TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether `exc` says PostgreSQL could not run a statement now, rather than that the
+    statement itself can never succeed."""
+    if isinstance(exc, asyncpg.PostgresError):
+        state = exc.sqlstate or ""
+        return state[:2] in _TRANSIENT_CLASSES or state == "55P03"
+    if isinstance(exc, ArgumentError):  # asyncpg refused an argument: it never will take it
+        return False
+    return isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError | StoreUnavailable)
