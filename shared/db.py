@@ -9,11 +9,14 @@ from shared.errors import StoreUnavailable
 
 
 async def _keep_session(con: asyncpg.Connection) -> None:
-    """Connections are returned to the pool as they are: no code here uses session state
-    (SET, LISTEN, session advisory locks), and the default reset costs a round trip."""
+    """Connections are returned to the pool as they are: no code here leaves session state
+    behind (SET, LISTEN; a rebuild releases its advisory lock itself), and the default reset
+    costs a round trip."""
 
 
-async def create_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
+async def create_pool(url: str, *, min_size: int = 2, max_size: int = 20,
+                      name: str = "jiedao") -> asyncpg.Pool:
+    """`name`: the application_name PostgreSQL shows for these connections (pg_stat_activity)."""
     return await asyncpg.create_pool(
         url,
         min_size=min_size,
@@ -21,7 +24,7 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> asy
         reset=_keep_session,
         # Tables start empty and grow fast; generic plans made when they were empty would
         # keep choosing sequential scans. Plan each statement with its actual parameters.
-        server_settings={"plan_cache_mode": "force_custom_plan"},
+        server_settings={"plan_cache_mode": "force_custom_plan", "application_name": name},
     )
 
 

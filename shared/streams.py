@@ -19,6 +19,7 @@ from shared.store import EventStore
 
 log = logging.getLogger(__name__)
 
+WORKER_CONNECTION_NAME = "jiedao worker"  # its connections' application_name
 FIRST_RETRY_DELAY, LAST_RETRY_DELAY = 0.1, 5.0  # seconds; doubling in between
 
 
@@ -56,7 +57,7 @@ class ReadModelDatabase:
     async def pool_for(self, p: Projection) -> asyncpg.Pool:
         async with self._lock:
             if self._pool is None or self._pool.is_closing():
-                self._pool = await create_pool(self.url)
+                self._pool = await create_pool(self.url, name=WORKER_CONNECTION_NAME)
             if p.name not in self._ready:
                 await projection.setup(self._pool, p)
                 self._ready.add(p.name)
