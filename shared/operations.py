@@ -34,7 +34,8 @@ class DeadLetterPage(BaseModel):
 @router.get("/deadletters", response_model=DeadLetterPage)
 async def dead_letters(
     request: Request,
-    stream_id: Annotated[str | None, Query(max_length=255, description="only this stream's")]
+    stream_id: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00-\x1f]*$",
+                                          description="only this stream's")]
     = None,
 ) -> dict[str, Any]:
     """Events the read models could not apply (and those held behind them), oldest first.

@@ -280,6 +280,9 @@ async def retry(pool: asyncpg.Pool, projection: Projection, store: EventStore | 
     async with pool.acquire() as con:
         for stream_id in await deadletters.held_streams(con, s, projection.name, event_ids):
             async with con.transaction():
+                # Workers' batches wait, so none holds a new event behind letters taken here.
+                await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
+                                  lock_key(projection))
                 events = await deadletters.take(con, s, projection.name, stream_id)
                 applied = await apply(con, projection, events, store)
             still = await deadletters.listing(con, s, projection.name, stream_id)

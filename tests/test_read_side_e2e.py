@@ -74,6 +74,9 @@ async def test_poison_event_is_dead_lettered_and_later_events_still_appear(platf
     assert letter["error"].startswith("CharacterNotInRepertoireError")
     assert letter["type"] == "intake.problem.reported" and letter["version"] == 1
 
+    bad = await platform["intake"].get("/operations/deadletters", params={"stream_id": "a\x00"})
+    assert bad.status_code == 422
+
     code, output = await jiedao(platform, "deadletters", "intake")
     assert code == 0, output
     assert f"problem-{poison} v1 intake.problem.reported" in output
