@@ -139,3 +139,16 @@ async def test_rebuild_keeps_the_territory_replica_and_races_no_worker(platform)
                                  "WHERE stream_id LIKE 'problem-%' AND version > 0")
     dead = (await platform["intake"].get("/operations/deadletters")).json()["total"]
     assert len(await problems_seen(platform)) + dead == stored
+
+
+async def test_a_message_that_is_not_an_event_is_dead_lettered_not_skipped(platform, producer):
+    await producer.send_and_wait(platform.settings.topic("intake"), b"not an event",
+                                 key=b"junk", headers=[("ce_id", b"\xff\xfe")])
+    later = await report(platform)
+    await until_seen(platform, {later})
+    listed = await platform.eventually(
+        "intake", "/operations/deadletters",
+        lambda p: any(d["reason"] == "malformed" for d in p["items"]))
+    [junk] = [d for d in listed["items"] if d["reason"] == "malformed"]
+    assert junk["read_model"] == "intake_view.front_desk" and junk["stream_id"] is None
+    assert junk["event_id"].startswith(platform.settings.topic("intake") + "[")
