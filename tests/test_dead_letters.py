@@ -13,6 +13,7 @@ from shared import deadletters, projection
 from shared.db import transient
 from shared.envelope import GENESIS_HASH, NewEvent, seal
 from shared.store import EventStore
+from shared.streams import ReadModelDatabase, until_applied
 
 
 class Notes:
@@ -205,3 +206,16 @@ async def test_a_worker_batch_waits_for_a_rebuild_holding_the_lock(pg_pool, sche
         assert not batch.done() and await applied(pg_pool, schema) == []
         await con.execute("SELECT pg_advisory_unlock(hashtext($1))", projection.lock_key(notes))
     assert await batch == 1
+
+
+async def test_a_batch_is_retried_until_the_database_answers_then_applied_once(
+        pg_pool, schema, notes, database_url):
+    database = ReadModelDatabase("postgresql://nobody@127.0.0.1:9/none")  # nothing listens
+    batch = [note("a", 1), note("a", 2)]
+    applying = asyncio.create_task(until_applied(database, notes, batch, [], None))
+    await asyncio.sleep(0.5)
+    assert not applying.done() and await applied(pg_pool, schema) == []
+    database.url = database_url  # PostgreSQL is back
+    await asyncio.wait_for(applying, 10)
+    assert await applied(pg_pool, schema) == [("a", 1), ("a", 2)]
+    await (await database.pool_for(notes)).close()
