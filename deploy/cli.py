@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> None:
         if name == "api":
             sub.add_argument("--host", default="127.0.0.1")
             sub.add_argument("--port", type=int, default=API_BASE_PORT)
+    dead = commands.add_parser("deadletters", help="list a service's dead letters (events "
+                                                   "its read models could not apply)")
+    dead.add_argument("service")
+    dead.add_argument("--retry", nargs="*", metavar="EVENT_ID",
+                      help="apply them again after a fix (all, or these events' streams)")
     flow = commands.add_parser("demo", help="keep demo traffic flowing (as `jiedao up` does)")
     flow.add_argument("--grid", default=f"http://127.0.0.1:{API_BASE_PORT}")
     flow.add_argument("--intake", default=f"http://127.0.0.1:{API_BASE_PORT + 1}")
@@ -58,9 +63,15 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "worker":
         processes.run_worker(service, settings)
     elif args.command == "rebuild":
-        replayed = asyncio.run(processes.rebuild_read_models(service, settings))
-        for name, count in replayed.items():
-            print(f"{name}: rebuilt from {count} events")
+        asyncio.run(processes.rebuild_read_models(service, settings))
+    elif args.command == "deadletters":
+        from deploy import operations
+
+        if args.retry is None:
+            asyncio.run(operations.list_dead_letters(service, settings))
+        else:
+            left = asyncio.run(operations.retry_dead_letters(service, settings, args.retry or None))
+            sys.exit(1 if left else 0)
 
 
 def _service(name: str) -> processes.Service:

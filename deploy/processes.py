@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -78,18 +79,41 @@ async def relay_forever(service: Service, settings: Settings) -> None:
         await pool.close()
 
 
-async def rebuild_read_models(service: Service, settings: Settings) -> dict[str, int]:
-    """Empty each of the service's read models and replay its event store into them."""
+async def rebuild_read_models(service: Service, settings: Settings,
+                              say: Callable[[str], None] = print) -> dict[str, int]:
+    """Empty each read model fed from the service's own store and replay the store into it.
+    Read models learnt from other services' topics are kept: this store cannot refill them.
+    A running worker's batches wait for each rebuild, then skip what it applied."""
     pool = await create_pool(settings.require_database())
     try:
         store = EventStore(pool, service.name, service.name)
+        for p in service.spec.replicas:
+            say(f"{p.schema}.{p.name}: kept (learnt from another service's events, "
+                f"not from {service.name}'s store)")
         replayed = {}
         for p in service.spec.projections:
+            name = f"{p.schema}.{p.name}"
             await projection.setup(pool, p)
-            replayed[f"{p.schema}.{p.name}"] = await projection.rebuild(pool, p, store)
+            say(f"{name}: rebuilding from {service.name}'s event store")
+            replayed[name] = await projection.rebuild(pool, p, store, progress=_every(2.0, say,
+                                                                                      name))
+            say(f"{name}: rebuilt from {replayed[name]} events")
         return replayed
     finally:
         await pool.close()
+
+
+def _every(seconds: float, say: Callable[[str], None], name: str) -> Callable[[int], None]:
+    """Progress of a long rebuild, said at most every `seconds`."""
+    last = time.monotonic()
+
+    def progress(count: int) -> None:
+        nonlocal last
+        if time.monotonic() - last >= seconds:
+            last = time.monotonic()
+            say(f"{name}: {count} events replayed so far")
+
+    return progress
 
 
 def run_relay(service: Service, settings: Settings) -> None:

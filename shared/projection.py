@@ -1,8 +1,20 @@
-"""Apply events to a read model exactly once, however often they are delivered.
+"""Apply events to a read model exactly once and in stream order, however often they are
+delivered and whatever one of them holds.
 
 Kafka (and Faust after a rebalance) may deliver an event more than once. Each read model keeps,
 in the same transaction as its rows, the last version it applied of every stream; an event at
 or below that version is skipped. A batch is applied in one transaction.
+
+A stream is never applied over a hole: a missing version is read from the service's own store
+when the projection is fed from it (`store`), else the event is held as a dead letter (`gap`).
+An event whose writes fail with an error no retry cures (bad data, a broken projection) does
+not stop the read model: the batch is applied again event by event, each in a savepoint; the
+event becomes a dead letter and its stream's later versions are held behind it until a retry
+(shared/deadletters.py). Errors a retry cures (a lost connection, a deadlock) propagate: the
+caller retries the whole batch, which is applied once whatever happened before.
+
+A rebuild holds the projection's advisory lock for its whole run and each batch takes it
+shared, so a worker's batch waits for a rebuild, then skips what the rebuild applied.
 
 A projection only says what to write (`statements`, pure); `project` runs the writes of a
 whole batch, each run of consecutive statements with the same SQL as one `executemany`
@@ -13,11 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
 
+from shared import deadletters
+from shared.db import transient
+from shared.deadletters import FAILED, GAP, HELD, DeadLetter, describe, of_event
 from shared.envelope import Envelope
 from shared.follower import LogFollower
 from shared.store import EventStore
@@ -74,38 +90,114 @@ async def _write(con: asyncpg.Connection, statements: list[Statement]) -> None:
 
 
 async def setup(pool: asyncpg.Pool, projection: Projection) -> None:
-    async with pool.acquire() as con, con.transaction():
-        await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", projection.schema)
-        await con.execute(CHECKPOINTS_DDL.format(s=projection.schema) + projection.ddl())
-
-
-async def project(pool: asyncpg.Pool, projection: Projection, events: list[Envelope]) -> int:
-    """Apply the events not applied before; returns how many were applied."""
-    if not events:
-        return 0
     s = projection.schema
     async with pool.acquire() as con, con.transaction():
+        await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", s)
+        await con.execute(CHECKPOINTS_DDL.format(s=s) + deadletters.DDL.format(s=s)
+                          + projection.ddl())
+
+
+def lock_key(projection: Projection) -> str:
+    """Names the advisory lock a rebuild holds and every batch takes shared."""
+    return f"projection {projection.schema}.{projection.name}"
+
+
+class Plan:
+    """What a batch does: each event to apply with its writes, in order, and dead letters."""
+
+    def __init__(self, projection: Projection, checkpoints: dict[str, int],
+                 held: set[str]) -> None:
+        self.projection = projection
+        self.checkpoints = checkpoints  # as the read model stands
+        self.versions = dict(checkpoints)  # once the planned writes are applied
+        self.held = held  # streams behind a dead letter
+        self.writes: list[tuple[Envelope, list[Statement]]] = []
+        self.letters: list[DeadLetter] = []
+
+    async def add(self, event: Envelope, store: EventStore | None) -> None:
+        last = self.versions[event.stream_id]
+        if event.stream_version <= last:
+            return  # applied before: a redelivery
+        if event.stream_version > last + 1 and event.stream_id not in self.held:
+            for earlier in await _missing(store, event.stream_id, last, event.stream_version):
+                self._take(earlier)
+        self._take(event)
+
+    def hold(self, event: Envelope, reason: str, error: str) -> None:
+        log.warning("%s: dead letter (%s) %s v%s %s: %s", self.projection.name, reason,
+                    event.stream_id, event.stream_version, event.id, error)
+        self.letters.append(of_event(event, reason, error))
+        self.held.add(event.stream_id)
+
+    def _take(self, event: Envelope) -> None:
+        sid, last = event.stream_id, self.versions[event.stream_id]
+        if sid in self.held:
+            self.hold(event, HELD, f"held behind an earlier dead letter of {sid}")
+        elif event.stream_version != last + 1:
+            self.hold(event, GAP, f"v{last + 1}..v{event.stream_version - 1} of {sid} never "
+                                  f"arrived (the read model is at v{last})")
+        else:
+            try:
+                statements = list(self.projection.statements(event))
+            except Exception as exc:  # a projection that cannot read this event
+                self.hold(event, FAILED, describe(exc))
+                return
+            self.writes.append((event, statements))
+            self.versions[sid] = event.stream_version
+
+
+async def _missing(store: EventStore | None, stream_id: str, after: int,
+                   before: int) -> list[Envelope]:
+    """The versions between `after` and `before` from the service's own store, if it has one."""
+    if store is None:
+        return []
+    events = await store.read_stream(stream_id, up_to_version=before - 1)
+    return [e for e in events if e.stream_version > after]
+
+
+async def project(pool: asyncpg.Pool, projection: Projection, events: list[Envelope], *,
+                  store: EventStore | None = None) -> int:
+    """Apply the events not applied before; returns how many were applied. `store`: the
+    service's own event store, when the projection is fed from it (it fills version gaps)."""
+    if not events:
+        return 0
+    async with pool.acquire() as con:
+        return await apply(con, projection, events, store)
+
+
+async def apply(con: asyncpg.Connection, projection: Projection, events: list[Envelope],
+                store: EventStore | None = None) -> int:
+    """`project` on a connection: the whole batch at once, or event by event if that fails."""
+    try:
+        return await _transaction(con, projection, events, store, isolate=False)
+    except Exception as exc:
+        if transient(exc):
+            raise
+        log.warning("%s: a batch of %d events failed (%s); applying it event by event",
+                    projection.name, len(events), describe(exc))
+    return await _transaction(con, projection, events, store, isolate=True)
+
+
+async def _transaction(con: asyncpg.Connection, projection: Projection, events: list[Envelope],
+                       store: EventStore | None, *, isolate: bool) -> int:
+    s = projection.schema
+    async with con.transaction():
+        await con.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", lock_key(projection))
         rows = await con.fetch(
-            f"INSERT INTO {s}.checkpoints (projection, stream_id) "
+            f"WITH c AS (INSERT INTO {s}.checkpoints (projection, stream_id) "
             "SELECT $1, unnest($2::text[]) ON CONFLICT (projection, stream_id) "
-            "DO UPDATE SET version = checkpoints.version RETURNING stream_id, version",
+            "DO UPDATE SET version = checkpoints.version RETURNING stream_id, version) "
+            f"SELECT c.stream_id, c.version, EXISTS (SELECT 1 FROM {s}.dead_letters d "
+            "WHERE d.projection = $1 AND d.stream_id = c.stream_id) AS held FROM c",
             projection.name,
             sorted({e.stream_id for e in events}),
         )
-        applied_to = {row["stream_id"]: row["version"] for row in rows}
-        applied = 0
-        writes: list[Statement] = []
+        plan = Plan(projection, {row["stream_id"]: row["version"] for row in rows},
+                    {row["stream_id"] for row in rows if row["held"]})
         for event in events:
-            last = applied_to[event.stream_id]
-            if event.stream_version <= last:
-                continue
-            if event.stream_version > last + 1:
-                log.warning("%s: %s jumps from v%s to v%s", projection.name,
-                            event.stream_id, last, event.stream_version)
-            writes.extend(projection.statements(event))
-            applied_to[event.stream_id] = event.stream_version
-            applied += 1
-        await _write(con, writes)
+            await plan.add(event, store)
+        applied_to, applied = await (_write_each(con, plan) if isolate else _write_all(con, plan))
+        await deadletters.record(con, s, projection.name, plan.letters)
         await con.execute(
             f"UPDATE {s}.checkpoints AS c SET version = v.version "
             "FROM unnest($2::text[], $3::int[]) AS v(stream_id, version) "
@@ -117,18 +209,82 @@ async def project(pool: asyncpg.Pool, projection: Projection, events: list[Envel
     return applied
 
 
-async def rebuild(pool: asyncpg.Pool, projection: Projection, store: EventStore) -> int:
-    """Empty the read model and replay the store into it (the store is the record)."""
-    async with pool.acquire() as con, con.transaction():
-        for table in projection.tables():
-            await con.execute(f"TRUNCATE {projection.schema}.{table}")
-        await con.execute(
-            f"DELETE FROM {projection.schema}.checkpoints WHERE projection = $1", projection.name
-        )
-    follower, total = LogFollower(store), 0
-    while not follower.caught_up:
-        events = await follower.poll(5000)
-        if not events:
-            await asyncio.sleep(0.01)  # an append still in flight: wait for it to end
-        total += await project(pool, projection, events)
+async def _write_all(con: asyncpg.Connection, plan: Plan) -> tuple[dict[str, int], int]:
+    await _write(con, [statement for _, statements in plan.writes for statement in statements])
+    return plan.versions, len(plan.writes)
+
+
+async def _write_each(con: asyncpg.Connection, plan: Plan) -> tuple[dict[str, int], int]:
+    """Each event in its own savepoint: one that fails is undone alone and held."""
+    versions, applied, failed = dict(plan.checkpoints), 0, set()
+    for event, statements in plan.writes:
+        if event.stream_id in failed:
+            plan.hold(event, HELD, f"held behind an earlier dead letter of {event.stream_id}")
+            continue
+        try:
+            async with con.transaction():
+                await _write(con, statements)
+        except Exception as exc:
+            if transient(exc):
+                raise
+            plan.hold(event, FAILED, describe(exc))
+            failed.add(event.stream_id)
+            continue
+        versions[event.stream_id] = event.stream_version
+        applied += 1
+    return versions, applied
+
+
+async def rebuild(pool: asyncpg.Pool, projection: Projection, store: EventStore,
+                  progress: Callable[[int], None] | None = None) -> int:
+    """Empty the read model and replay the store into it (the store is the record). Workers'
+    batches wait for it (the projection's lock), then skip what it applied."""
+    s, key = projection.schema, lock_key(projection)
+    async with pool.acquire() as con:
+        await con.execute("SELECT pg_advisory_lock(hashtext($1))", key)
+        try:
+            async with con.transaction():
+                for table in projection.tables():
+                    await con.execute(f"TRUNCATE {s}.{table}")
+                for table in ("checkpoints", "dead_letters"):
+                    await con.execute(f"DELETE FROM {s}.{table} WHERE projection = $1",
+                                      projection.name)
+            follower, total = LogFollower(store), 0
+            while not follower.caught_up:
+                events = await follower.poll(5000)
+                if not events:
+                    await asyncio.sleep(0.01)  # an append still in flight: wait for it to end
+                    continue
+                total += await apply(con, projection, events, store)
+                if progress is not None:
+                    progress(total)
+        finally:
+            if not con.is_closed():  # (a lost connection has released the lock already)
+                await con.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
     return total
+
+
+@dataclass(frozen=True)
+class Retried:
+    stream_id: str
+    applied: int
+    still_dead: list[dict[str, Any]]  # the stream's dead letters after the retry
+
+
+async def retry(pool: asyncpg.Pool, projection: Projection, store: EventStore | None = None,
+                event_ids: list[str] | None = None) -> list[Retried]:
+    """Apply dead letters again (after a fix), each stream's in version order, with the
+    stream's later versions held behind them: what applies leaves the table, what still fails
+    stays with its new error. `event_ids`: only the streams of these dead letters."""
+    s, outcomes = projection.schema, []
+    async with pool.acquire() as con:
+        for stream_id in await deadletters.held_streams(con, s, projection.name, event_ids):
+            async with con.transaction():
+                # Workers' batches wait, so none holds a new event behind letters taken here.
+                await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
+                                  lock_key(projection))
+                events = await deadletters.take(con, s, projection.name, stream_id)
+                applied = await apply(con, projection, events, store)
+            still = await deadletters.listing(con, s, projection.name, stream_id)
+            outcomes.append(Retried(stream_id, applied, still))
+    return outcomes

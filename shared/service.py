@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, FastAPI
 
-from shared import projection
+from shared import operations, projection
 from shared.db import create_pool
 from shared.events import EventRegistry
 from shared.http import install_error_handlers
@@ -27,7 +27,9 @@ class ServiceSpec:
     title: str
     registry: EventRegistry
     routers: list[APIRouter]
-    projections: list[Projection] = field(default_factory=list)
+    projections: list[Projection] = field(default_factory=list)  # fed from its own store
+    # Read models learnt from other services' topics: never rebuilt from this service's store.
+    replicas: list[Projection] = field(default_factory=list)
     # Puts handler contexts and views on app.state once the pool and store exist.
     attach: Callable[[Any, asyncpg.Pool, Settings], None] = lambda state, pool, settings: None
 
@@ -40,7 +42,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         pool = await create_pool(settings.require_database())
         store = EventStore(pool, spec.name, spec.name)
         await store.setup()
-        for p in spec.projections:
+        app.state.read_models = spec.projections + spec.replicas
+        for p in app.state.read_models:
             await projection.setup(pool, p)
         app.state.pool, app.state.store = pool, store
         app.state.repository = Repository(store, spec.registry)
@@ -62,6 +65,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     install_error_handlers(app)
     for router in spec.routers:
         app.include_router(router)
+    app.include_router(operations.router)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:

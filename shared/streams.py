@@ -8,13 +8,19 @@ import logging
 import asyncpg
 import faust
 
-from shared import projection
-from shared.db import create_pool
+from shared import deadletters, projection
+from shared.db import create_pool, transient
+from shared.deadletters import DeadLetter, describe
+from shared.envelope import Envelope
 from shared.kafka import from_message
 from shared.projection import Projection
 from shared.settings import Settings
+from shared.store import EventStore
 
 log = logging.getLogger(__name__)
+
+WORKER_CONNECTION_NAME = "jiedao worker"  # its connections' application_name
+FIRST_RETRY_DELAY, LAST_RETRY_DELAY = 0.1, 5.0  # seconds; doubling in between
 
 
 def create_faust_app(name: str, settings: Settings) -> faust.App:
@@ -39,7 +45,8 @@ def create_faust_app(name: str, settings: Settings) -> faust.App:
 
 
 class ReadModelDatabase:
-    """The worker's pool, made on first use (inside the worker's event loop)."""
+    """The worker's pool, made on first use (inside the worker's event loop), and made again
+    if it was closed."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -49,30 +56,76 @@ class ReadModelDatabase:
 
     async def pool_for(self, p: Projection) -> asyncpg.Pool:
         async with self._lock:
-            if self._pool is None:
-                self._pool = await create_pool(self.url)
+            if self._pool is None or self._pool.is_closing():
+                self._pool = await create_pool(self.url, name=WORKER_CONNECTION_NAME)
             if p.name not in self._ready:
                 await projection.setup(self._pool, p)
                 self._ready.add(p.name)
         return self._pool
 
+    def store(self, pool: asyncpg.Pool, schema: str | None) -> EventStore | None:
+        """The service's own event store (read only), to fill version gaps from."""
+        return None if schema is None else EventStore(pool, schema, schema)
+
 
 def add_projection_agent(
-    app: faust.App, topic_name: str, p: Projection, database: ReadModelDatabase
+    app: faust.App, topic_name: str, p: Projection, database: ReadModelDatabase, *,
+    own_store: str | None = None,
 ) -> None:
-    """An agent that applies `topic_name`'s events to `p` in batches, exactly once each."""
+    """An agent that applies `topic_name`'s events to `p` in batches, exactly once each, never
+    moving on from a batch before it is applied. `own_store`: the schema of the service's own
+    event store when `topic_name` is fed from it (missing versions are read from it)."""
     topic = app.topic(
         topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
 
     async def run(stream: faust.StreamT) -> None:
         async for events in stream.take_events(1000, within=0.1):
-            envelopes = []
-            for event in events:
-                try:
-                    envelopes.append(from_message(event.headers, event.key, event.value))
-                except Exception:  # a malformed message must not stop the read model
-                    log.exception("%s: skipping a message that is not a jiedao event", p.name)
-            await projection.project(await database.pool_for(p), p, envelopes)
+            envelopes, malformed = read(events)
+            try:
+                await until_applied(database, p, envelopes, malformed, own_store)
+            except asyncio.CancelledError:
+                # take_events acks the batch as it closes: keep this unapplied one uncommitted.
+                for event in events:
+                    event.message.acked = True
+                raise
 
     app.agent(topic, name=f"{p.schema}.{p.name}")(run)
+
+
+def read(events: list[faust.types.EventT]) -> tuple[list[Envelope], list[DeadLetter]]:
+    """The batch's events, and its messages that are not jiedao events, as dead letters."""
+    envelopes, malformed = [], []
+    for event in events:
+        m = event.message
+        try:
+            envelopes.append(from_message(event.headers, event.key, event.value))
+        except Exception as exc:
+            log.warning("%s[%s]@%s is not a jiedao event: %s", m.topic, m.partition, m.offset, exc)
+            headers = event.headers.items() if isinstance(event.headers, dict) else event.headers
+            malformed.append(deadletters.of_message(f"{m.topic}[{m.partition}]@{m.offset}",
+                                                    headers, event.value, describe(exc)))
+    return envelopes, malformed
+
+
+async def until_applied(database: ReadModelDatabase, p: Projection, envelopes: list[Envelope],
+                        malformed: list[DeadLetter], own_store: str | None) -> None:
+    """Apply a batch, retrying with backoff for as long as it fails (PostgreSQL restarting,
+    a lost connection, a deadlock): a batch is never left behind unapplied."""
+    delay = FIRST_RETRY_DELAY
+    while True:
+        try:
+            pool = await database.pool_for(p)
+            if malformed:
+                async with pool.acquire() as con:
+                    await deadletters.record(con, p.schema, p.name, malformed)
+            await projection.project(pool, p, envelopes, store=database.store(pool, own_store))
+            return
+        except Exception as exc:
+            if transient(exc):
+                log.warning("%s: batch not applied (%s); retrying in %.1f s", p.name,
+                            describe(exc), delay)
+            else:  # not the event's fault (that is dead-lettered): a bug or the database's
+                log.exception("%s: batch not applied; retrying in %.1f s", p.name, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, LAST_RETRY_DELAY)

@@ -31,6 +31,7 @@ SPEC = ServiceSpec(
     title="jiedao intake service (受理: community service station front desk)",
     registry=registry,
     routers=[api.router, read_api.router, open311.router],
-    projections=[TerritoryReplica(), FrontDeskProjection()],
+    projections=[FrontDeskProjection()],
+    replicas=[TerritoryReplica()],
     attach=_attach,
 )

@@ -15,5 +15,6 @@ def create_worker_app(settings: Settings) -> faust.App:
     app = create_faust_app("intake", settings)
     database = ReadModelDatabase(settings.require_database())
     add_projection_agent(app, settings.topic("grid"), TerritoryReplica(), database)
-    add_projection_agent(app, settings.topic("intake"), FrontDeskProjection(), database)
+    add_projection_agent(app, settings.topic("intake"), FrontDeskProjection(), database,
+                         own_store="intake")
     return app
