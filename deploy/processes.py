@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 import uvicorn
@@ -15,11 +16,13 @@ from fastapi import FastAPI
 
 from shared import projection
 from shared.db import create_pool
+from shared.leadership import leadership
 from shared.relay import Relay, ensure_topic
 from shared.sealer import Sealer
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 from shared.store import EventStore
+from shared.topic_watch import TopicWatch
 
 log = logging.getLogger("jiedao")
 
@@ -60,22 +63,56 @@ def run_worker(service: Service, settings: Settings) -> None:
 
 
 async def relay_forever(service: Service, settings: Settings) -> None:
-    bootstrap, topic = settings.require_kafka(), settings.topic(service.name)
-    pool = await create_pool(settings.require_database(), max_size=4)
-    store = EventStore(pool, service.name, service.name)
-    await store.setup()
-    recreated = await ensure_topic(bootstrap, topic, settings.topic_partitions)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                max_batch_size=256 * 1024)  # record batches the relay fills
-    await producer.start()
+    await relay_store(settings.require_database(), service.name, service.name,
+                      settings.require_kafka(), settings.topic(service.name),
+                      settings.topic_partitions)
+
+
+async def relay_store(database_url: str, schema: str, source: str, bootstrap: str, topic: str,
+                      partitions: int, *, batch: int = 5000) -> None:
+    """Publish store `schema` to `topic` (and seal it) while this process is the store's one
+    active relay; a second relay waits as a standby. Raises `LeadershipLost` if the lock's
+    connection dies: the process ends and its supervisor starts it again."""
+    pool = await create_pool(database_url, max_size=4)
     try:
-        relay = Relay(store, producer, topic)
-        await relay.resume(topic_was_recreated=recreated)
-        log.info("relay %s -> %s from position %s", service.name, topic, relay.published)
-        await asyncio.gather(relay.run(), Sealer(store).run())
+        store = EventStore(pool, schema, source)
+        await store.setup()
+        async with leadership(database_url, f"relay:{schema}") as lost:
+            await ensure_topic(bootstrap, topic, partitions)
+            watch = TopicWatch(bootstrap, topic)
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                                        max_batch_size=256 * 1024)  # batches the relay fills
+            await watch.start()
+            await producer.start()
+            try:
+                relay = Relay(store, producer, topic, batch=batch, watch=watch)
+                await relay.resume()
+                log.info("relay %s -> %s from position %s", schema, topic, relay.published)
+                await _until_lost(lost, relay.run(), Sealer(store).run())
+            finally:
+                await producer.stop()
+                await watch.stop()
     finally:
-        await producer.stop()
         await pool.close()
+
+
+class LeadershipLost(RuntimeError):
+    """The connection holding the relay's lock died: another relay may be active now."""
+
+
+async def _until_lost(lost: asyncio.Event, *work: Coroutine[Any, Any, None]) -> None:
+    running = asyncio.gather(*work)
+    losing = asyncio.create_task(lost.wait())
+    try:
+        await asyncio.wait([running, losing], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        running.cancel()
+        losing.cancel()
+        await asyncio.gather(running, losing, return_exceptions=True)
+    if lost.is_set():
+        raise LeadershipLost("lost the relay lock's connection; stopping so that a restart "
+                             "takes it again")
+    running.result()
 
 
 async def rebuild_read_models(service: Service, settings: Settings) -> dict[str, int]:
