@@ -13,6 +13,7 @@ from shared.db import create_pool
 from shared.kafka import from_message
 from shared.projection import Projection
 from shared.settings import Settings
+from shared.worker_health import ConsumerProgress
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ def add_projection_agent(
     topic = app.topic(
         topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
+    progress = ConsumerProgress(p.schema, p.name, topic_name)
 
     async def run(stream: faust.StreamT) -> None:
         async for events in stream.take_events(1000, within=0.1):
@@ -74,5 +76,10 @@ def add_projection_agent(
                 except Exception:  # a malformed message must not stop the read model
                     log.exception("%s: skipping a message that is not a jiedao event", p.name)
             await projection.project(await database.pool_for(p), p, envelopes)
+            progress.applied(events)
+
+    async def report_progress() -> None:
+        await progress.report(lambda: database.pool_for(p), app.consumer)
 
     app.agent(topic, name=f"{p.schema}.{p.name}")(run)
+    app.timer(1.0, name=f"{p.schema}.{p.name}.progress")(report_progress)
