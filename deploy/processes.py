@@ -14,7 +14,7 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from shared import projection
+from shared import health, projection
 from shared.db import create_pool
 from shared.leadership import leadership
 from shared.relay import Relay, ensure_topic
@@ -127,6 +127,19 @@ async def rebuild_read_models(service: Service, settings: Settings) -> dict[str,
         return replayed
     finally:
         await pool.close()
+
+
+async def check_health(service: Service, settings: Settings, part: str) -> dict[str, Any]:
+    """The service's relay and workers as its API's /health reports them, read straight from
+    the database (a container's health check); `ok` says whether `part` runs."""
+    pool = await create_pool(settings.require_database(), min_size=1, max_size=1)
+    try:
+        report = await health.service_health(pool, service.name, service.spec.projections)
+    finally:
+        await pool.close()
+    parts = {"relay": [report["relay"]], "workers": report["workers"]}
+    checked = [p for name in parts if part in (name, "all") for p in parts[name]]
+    return {"ok": all(p["status"] == "running" for p in checked), **report}
 
 
 def run_relay(service: Service, settings: Settings) -> None:
