@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import signal
@@ -10,7 +11,9 @@ import threading
 import time
 from pathlib import Path
 
-from deploy.embedded import EmbeddedKafka
+import asyncpg
+
+from deploy.embedded import EmbeddedKafka, EmbeddedPostgres
 from deploy.restarts import CrashHistory, RestartPolicy
 from deploy.supervisor import ProcessSpec, Supervisor
 
@@ -81,3 +84,30 @@ def test_a_killed_broker_is_restarted_on_the_same_address(tmp_path: Path) -> Non
         sup.request_stop()
         waiting.join(10)
         kafka.stop()
+
+
+async def test_a_killed_postgres_is_restarted_with_its_data_and_url(tmp_path: Path) -> None:
+    pg = EmbeddedPostgres(tmp_path / "pg")
+    url = pg.start()
+    out = io.StringIO()
+    sup = Supervisor([], log_dir=tmp_path, out=out, policy=RestartPolicy(first_backoff=0.1))
+    sup.watch("postgres", pg.alive, pg.restart, pg.log_file)
+    waiting = threading.Thread(target=sup.wait)
+    waiting.start()
+    try:
+        conn = await asyncpg.connect(url)
+        await conn.execute("CREATE TABLE kept AS SELECT 'still here' AS v")
+        await conn.close()
+        first = pg.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        await asyncio.to_thread(_wait_for, lambda: pg.alive() and pg.pid != first, 60.0)
+        assert pg.url == url
+        conn = await asyncpg.connect(url)
+        assert await conn.fetchval("SELECT v FROM kept") == "still here"
+        await conn.close()
+        assert "postgres died" in out.getvalue()
+    finally:
+        sup.request_stop()
+        await asyncio.to_thread(waiting.join, 10)
+        pg.stop()
