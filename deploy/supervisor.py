@@ -270,6 +270,7 @@ class Supervisor(Started):
                     child.restart_at, child.started_at = None, now
                     child.proc = self._spawn(child.spec, child.log_file)
             elif child.proc.poll() is not None:
+                signal_group(child.proc.pid, signal.SIGKILL)  # what it left behind in its group
                 child.restart_at = self._crashed(
                     child.spec.name, f"exited unexpectedly with code {child.proc.returncode}",
                     child.history, now - child.started_at, child.log_file)
