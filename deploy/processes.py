@@ -9,9 +9,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import faust
 import uvicorn
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 
 from shared import health, projection
@@ -21,7 +23,7 @@ from shared.relay import Relay, ensure_topic
 from shared.sealer import Sealer
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
-from shared.store import EventStore
+from shared.store import UNAVAILABLE, EventStore
 from shared.topic_watch import TopicWatch
 
 log = logging.getLogger("jiedao")
@@ -69,10 +71,23 @@ async def relay_forever(service: Service, settings: Settings) -> None:
 
 
 async def relay_store(database_url: str, schema: str, source: str, bootstrap: str, topic: str,
-                      partitions: int, *, batch: int = 5000) -> None:
+                      partitions: int, *, batch: int = 5000, retry_seconds: float = 1.0) -> None:
     """Publish store `schema` to `topic` (and seal it) while this process is the store's one
-    active relay; a second relay waits as a standby. Raises `LeadershipLost` if the lock's
-    connection dies: the process ends and its supervisor starts it again."""
+    active relay; a second relay waits as a standby. When PostgreSQL or the broker is away, or
+    the lock's connection died (another relay may be active now), it starts over: waits for
+    them, takes the lock again, resumes from the stored cursor."""
+    while True:
+        try:
+            await _relay_while_active(database_url, schema, source, bootstrap, topic,
+                                      partitions, batch)
+        except OUTAGES as exc:
+            log.warning("relay %s: %s: %s; starting over in %.0fs", schema,
+                        type(exc).__name__, exc, retry_seconds)
+            await asyncio.sleep(retry_seconds)
+
+
+async def _relay_while_active(database_url: str, schema: str, source: str, bootstrap: str,
+                              topic: str, partitions: int, batch: int) -> None:
     pool = await create_pool(database_url, max_size=4)
     try:
         store = EventStore(pool, schema, source)
@@ -82,12 +97,12 @@ async def relay_store(database_url: str, schema: str, source: str, bootstrap: st
             watch = TopicWatch(bootstrap, topic)
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                                         max_batch_size=256 * 1024)  # batches the relay fills
-            await watch.start()
-            await producer.start()
             try:
+                await watch.start()
+                await producer.start()
                 relay = Relay(store, producer, topic, batch=batch, watch=watch)
                 await relay.resume()
-                log.info("relay %s -> %s from position %s", schema, topic, relay.published)
+                log.info("relay %s -> %s from position %s", schema, topic, relay.position)
                 await _until_lost(lost, relay.run(), Sealer(store).run())
             finally:
                 await producer.stop()
@@ -100,6 +115,11 @@ class LeadershipLost(RuntimeError):
     """The connection holding the relay's lock died: another relay may be active now."""
 
 
+# Worth waiting out: the database or the broker away (restarting), or the relay lock lost.
+OUTAGES = (LeadershipLost, *UNAVAILABLE, asyncpg.exceptions.OperatorInterventionError,
+           KafkaError)
+
+
 async def _until_lost(lost: asyncio.Event, *work: Coroutine[Any, Any, None]) -> None:
     running = asyncio.gather(*work)
     losing = asyncio.create_task(lost.wait())
@@ -110,8 +130,7 @@ async def _until_lost(lost: asyncio.Event, *work: Coroutine[Any, Any, None]) -> 
         losing.cancel()
         await asyncio.gather(running, losing, return_exceptions=True)
     if lost.is_set():
-        raise LeadershipLost("lost the relay lock's connection; stopping so that a restart "
-                             "takes it again")
+        raise LeadershipLost("lost the connection that held the relay lock")
     running.result()
 
 

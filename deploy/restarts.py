@@ -42,4 +42,5 @@ class CrashHistory:
         return self.backoff
 
     def summary(self) -> str:
-        return f"{len(self.crashes)} crashes within {self.policy.window:.0f}s"
+        n = len(self.crashes)
+        return f"{n} crash{'es' if n != 1 else ''} within {self.policy.window:.0f}s"

@@ -56,6 +56,11 @@ class Relay:
         self.heartbeat_seconds = heartbeat_seconds
         self._saved_at = 0.0
 
+    @property
+    def position(self) -> int:
+        """The store position published up to (the cursor)."""
+        return self._follower.position if self._follower is not None else 0
+
     async def resume(self, *, topic_was_recreated: bool = False) -> None:
         """Continue from the stored cursor, or from the start if the broker lost the topic."""
         row = await self.store.pool.fetchrow(

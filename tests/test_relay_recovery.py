@@ -11,6 +11,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from deploy.embedded import EmbeddedKafka
+from deploy.processes import relay_store
 from shared.kafka import from_message
 from shared.relay import Relay, ensure_topic
 from shared.topic_watch import TopicWatch
@@ -120,3 +121,35 @@ async def test_a_broker_restarted_under_a_running_relay_gets_the_whole_store_aga
     finally:
         kafka.stop()
     assert len({dict(m.headers)["ce_id"] for m in messages}) == 24
+
+
+async def test_a_relay_that_loses_its_lock_connection_takes_the_lock_again_and_goes_on(
+    store, pg_pool, schema, database_url, kafka_bootstrap, topic, caplog
+):
+    running = asyncio.create_task(
+        relay_store(database_url, schema, "test", kafka_bootstrap, topic, 4, retry_seconds=0.1))
+
+    async def cursor() -> int:
+        return await pg_pool.fetchval(
+            f"SELECT position FROM {schema}.cursors WHERE name = 'relay'") or 0
+
+    try:
+        await fill(store, streams=4, per_stream=5)
+        await _until(lambda: cursor_is(cursor, 20))
+        ended = await pg_pool.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND objsubid = 2 AND objid::bigint = (hashtext($1)::bigint & 4294967295)",
+            f"relay:{schema}")
+        assert ended == 1
+        await _until(lambda: _logged(caplog, "LeadershipLost"))
+        await fill_more(store, streams=4, start=5, per_stream=5)
+        await _until(lambda: cursor_is(cursor, 40))
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    messages = await consume_all(kafka_bootstrap, topic, expected=40)
+    assert len({dict(m.headers)["ce_id"] for m in messages}) == 40
+
+
+async def _logged(caplog, text: str) -> bool:
+    return text in caplog.text
