@@ -85,6 +85,7 @@ class ProcessSpec:
     cwd: Path | None = None
     health_timeout: float = 60.0
     ready: Callable[[], bool] | None = None
+    ready_means: str = "its readiness probe"  # what `ready` checks, for messages
 
     def is_ready(self) -> bool:
         if self.health_url is not None and not _http_ok(self.health_url):
@@ -96,7 +97,7 @@ class ProcessSpec:
         """What readiness waits for, in words (None: nothing)."""
         if self.health_url is not None:
             return self.health_url
-        return "its readiness probe" if self.ready is not None else None
+        return self.ready_means if self.ready is not None else None
 
 
 @dataclass

@@ -69,9 +69,11 @@ def process_specs(env: dict[str, str], first_port: int, names: list[str] | None 
             ProcessSpec(f"{name}-api", [*run, "api", name, "--port", str(port)], env,
                         health_url=health),
             ProcessSpec(f"{name}-relay", [*run, "relay", name], env,
-                        ready=partial(_reported_running, health, "relay")),
+                        ready=partial(_reported_running, health, "relay"),
+                        ready_means=f"{health} (relay running)"),
             ProcessSpec(f"{name}-worker", [*run, "worker", name], env,
-                        ready=partial(_reported_running, health, "workers")),
+                        ready=partial(_reported_running, health, "workers"),
+                        ready_means=f"{health} (workers running)"),
         ]
     return specs, urls
 
