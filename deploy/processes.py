@@ -6,21 +6,26 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
+import asyncpg
 import faust
 import uvicorn
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 
-from shared import projection
+from shared import health, projection
 from shared.db import create_pool
+from shared.leadership import leadership
 from shared.relay import Relay, ensure_topic
 from shared.sealer import Sealer
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
-from shared.store import EventStore
+from shared.store import UNAVAILABLE, EventStore
+from shared.topic_watch import TopicWatch
 
 log = logging.getLogger("jiedao")
 
@@ -61,22 +66,73 @@ def run_worker(service: Service, settings: Settings) -> None:
 
 
 async def relay_forever(service: Service, settings: Settings) -> None:
-    bootstrap, topic = settings.require_kafka(), settings.topic(service.name)
-    pool = await create_pool(settings.require_database(), max_size=4)
-    store = EventStore(pool, service.name, service.name)
-    await store.setup()
-    recreated = await ensure_topic(bootstrap, topic, settings.topic_partitions)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                max_batch_size=256 * 1024)  # record batches the relay fills
-    await producer.start()
+    await relay_store(settings.require_database(), service.name, service.name,
+                      settings.require_kafka(), settings.topic(service.name),
+                      settings.topic_partitions)
+
+
+async def relay_store(database_url: str, schema: str, source: str, bootstrap: str, topic: str,
+                      partitions: int, *, batch: int = 5000, retry_seconds: float = 1.0) -> None:
+    """Publish store `schema` to `topic` (and seal it) while this process is the store's one
+    active relay; a second relay waits as a standby. When PostgreSQL or the broker is away, or
+    the lock's connection died (another relay may be active now), it starts over: waits for
+    them, takes the lock again, resumes from the stored cursor."""
+    while True:
+        try:
+            await _relay_while_active(database_url, schema, source, bootstrap, topic,
+                                      partitions, batch)
+        except OUTAGES as exc:
+            log.warning("relay %s: %s: %s; starting over in %.0fs", schema,
+                        type(exc).__name__, exc, retry_seconds)
+            await asyncio.sleep(retry_seconds)
+
+
+async def _relay_while_active(database_url: str, schema: str, source: str, bootstrap: str,
+                              topic: str, partitions: int, batch: int) -> None:
+    pool = await create_pool(database_url, max_size=4)
     try:
-        relay = Relay(store, producer, topic)
-        await relay.resume(topic_was_recreated=recreated)
-        log.info("relay %s -> %s from position %s", service.name, topic, relay.published)
-        await asyncio.gather(relay.run(), Sealer(store).run())
+        store = EventStore(pool, schema, source)
+        await store.setup()
+        async with leadership(database_url, f"relay:{schema}") as lost:
+            await ensure_topic(bootstrap, topic, partitions)
+            watch = TopicWatch(bootstrap, topic)
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                                        max_batch_size=256 * 1024)  # batches the relay fills
+            try:
+                await watch.start()
+                await producer.start()
+                relay = Relay(store, producer, topic, batch=batch, watch=watch)
+                await relay.resume()
+                log.info("relay %s -> %s from position %s", schema, topic, relay.position)
+                await _until_lost(lost, relay.run(), Sealer(store).run())
+            finally:
+                await producer.stop()
+                await watch.stop()
     finally:
-        await producer.stop()
         await pool.close()
+
+
+class LeadershipLost(RuntimeError):
+    """The connection holding the relay's lock died: another relay may be active now."""
+
+
+# Worth waiting out: the database or the broker away (restarting), or the relay lock lost.
+OUTAGES = (LeadershipLost, *UNAVAILABLE, asyncpg.exceptions.OperatorInterventionError,
+           KafkaError)
+
+
+async def _until_lost(lost: asyncio.Event, *work: Coroutine[Any, Any, None]) -> None:
+    running = asyncio.gather(*work)
+    losing = asyncio.create_task(lost.wait())
+    try:
+        await asyncio.wait([running, losing], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        running.cancel()
+        losing.cancel()
+        await asyncio.gather(running, losing, return_exceptions=True)
+    if lost.is_set():
+        raise LeadershipLost("lost the connection that held the relay lock")
+    running.result()
 
 
 async def rebuild_read_models(service: Service, settings: Settings,
@@ -114,6 +170,20 @@ def _every(seconds: float, say: Callable[[str], None], name: str) -> Callable[[i
             say(f"{name}: {count} events replayed so far")
 
     return progress
+
+
+async def check_health(service: Service, settings: Settings, part: str) -> dict[str, Any]:
+    """The service's relay and workers as its API's /health reports them, read straight from
+    the database (a container's health check); `ok` says whether `part` runs."""
+    pool = await create_pool(settings.require_database(), min_size=1, max_size=1)
+    try:
+        report = await health.service_health(pool, service.name,
+                                             service.spec.projections + service.spec.replicas)
+    finally:
+        await pool.close()
+    parts = {"relay": [report["relay"]], "workers": report["workers"]}
+    checked = [p for name in parts if part in (name, "all") for p in parts[name]]
+    return {"ok": all(p["status"] == "running" for p in checked), **report}
 
 
 def run_relay(service: Service, settings: Settings) -> None:

@@ -6,14 +6,12 @@ own process group so that one SIGTERM/SIGKILL to the group also reaches grandchi
 (uvicorn reloaders, worker pools), and so that a terminal Ctrl-C reaches only us and we
 decide the shutdown order.
 
-The process helpers (`spawn`, `stop_process`, `tail`) are also used by
-`deploy.embedded` to run the Kafka-protocol broker.
+The process helpers (`spawn`, `stop_process`, `tail`, in deploy/children.py) are also used
+by `deploy.embedded` to run the Kafka-protocol broker.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
 import signal
 import subprocess
 import sys
@@ -21,14 +19,18 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Self
 
+from deploy.children import LogEcho, signal_group, spawn, stop_process, tail
+from deploy.restarts import CrashHistory, RestartPolicy
+
 __all__ = [
     "ProcessSpec",
+    "RestartPolicy",
     "Started",
     "Supervisor",
     "SupervisorError",
@@ -36,8 +38,6 @@ __all__ = [
     "stop_process",
     "tail",
 ]
-
-_PR_SET_PDEATHSIG = 1
 
 
 class Started:
@@ -63,7 +63,7 @@ class Started:
 
 
 class SupervisorError(RuntimeError):
-    """A supervised process failed to start, to become healthy, or died."""
+    """A supervised process failed to start, to become healthy, or crashed too often."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,8 @@ class ProcessSpec:
 
     `env` holds overrides applied on top of the supervisor's own environment (so PATH,
     VIRTUAL_ENV etc. are inherited). `health_url`, when given, must answer HTTP 200
-    before the next process is started; `None` means "ready as soon as it is running".
+    before the next process is started; `ready`, when given, must return True (a readiness
+    probe for processes that serve no HTTP); with neither, "ready as soon as it is running".
     `log_file` receives the child's stdout and stderr; `None` means `<log_dir>/<name>.log`.
     """
 
@@ -83,169 +84,57 @@ class ProcessSpec:
     log_file: Path | None = None
     cwd: Path | None = None
     health_timeout: float = 60.0
+    ready: Callable[[], bool] | None = None
+    ready_means: str = "its readiness probe"  # what `ready` checks, for messages
 
+    def is_ready(self) -> bool:
+        if self.health_url is not None and not _http_ok(self.health_url):
+            return False
+        return self.ready is None or self.ready()
 
-def tail(path: Path, lines: int = 30) -> str:
-    """Last `lines` lines of a log file, for error messages (never raises)."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 64 * 1024))
-            text = fh.read().decode("utf-8", errors="replace")
-    except OSError as exc:
-        return f"<cannot read {path}: {exc}>"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM the child when the spawning thread dies.
-
-    This is what keeps a `kill -9` of the parent from orphaning brokers and services.
-    Only used when spawning from the main thread: PDEATHSIG fires when the *thread*
-    that forked exits, which would kill children spawned from short-lived threads.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except OSError:
-        pass
-
-
-def spawn(
-    argv: Sequence[str],
-    *,
-    log_file: Path,
-    env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-) -> subprocess.Popen[bytes]:
-    """Start `argv` in a new session (hence its own process group), output to `log_file`.
-
-    `env` overrides are merged over `os.environ`. The log file is appended to, so a
-    restart keeps the previous run's output for diagnosis.
-    """
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, **(env or {})}
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    use_pdeathsig = sys.platform == "linux" and in_main_thread
-    with open(log_file, "ab") as log:
-        return subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=full_env,
-            cwd=cwd,
-            start_new_session=True,
-            preexec_fn=_die_with_parent if use_pdeathsig else None,
-        )
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def stop_process(
-    proc: subprocess.Popen[bytes], grace: float = 10.0, *, send_term: bool = True
-) -> int | None:
-    """SIGTERM the child's process group, wait up to `grace` s, then SIGKILL the group.
-
-    The final SIGKILL to the group is sent even when the leader exited in time, so that
-    grandchildren which ignored SIGTERM do not survive. `send_term=False` is for callers
-    that already sent SIGTERM (a second one makes e.g. uvicorn skip its graceful
-    shutdown). Returns the leader's exit code.
-    """
-    pgid = proc.pid  # start_new_session=True makes the child its own group leader
-    if proc.poll() is None:
-        if send_term:
-            _signal_group(pgid, signal.SIGTERM)
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-    _signal_group(pgid, signal.SIGKILL)
-    try:
-        code = proc.wait(5)
-    except subprocess.TimeoutExpired:  # pragma: no cover - unkillable (D state)
-        code = None
-    _wait_group_gone(pgid, timeout=2.0)
-    return code
-
-
-def _wait_group_gone(pgid: int, timeout: float) -> None:
-    """Wait until no process of group `pgid` is left (SIGKILL is delivered asynchronously).
-
-    Zombies still count as group members until init reaps them, hence the timeout.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
-        time.sleep(0.02)
-
-
-class _LogEcho(threading.Thread):
-    """Follow a log file and copy new lines to `out` prefixed with the process name."""
-
-    def __init__(self, name: str, path: Path, out: IO[str], width: int) -> None:
-        super().__init__(name=f"echo-{name}", daemon=True)
-        self._prefix = f"{name:<{width}} | "
-        self._path = path
-        self._out = out
-        self._done = threading.Event()
-        try:
-            self._offset = path.stat().st_size  # only echo this run's output
-        except OSError:
-            self._offset = 0
-
-    def run(self) -> None:
-        partial = b""
-        while not self._done.is_set():
-            partial = self._pump(partial)
-            self._done.wait(0.2)
-        partial = self._pump(partial)
-        if partial:
-            self._emit(partial)
-
-    def _pump(self, partial: bytes) -> bytes:
-        try:
-            with open(self._path, "rb") as fh:
-                fh.seek(self._offset)
-                chunk = fh.read()
-        except OSError:
-            return partial
-        self._offset += len(chunk)
-        *lines, rest = (partial + chunk).split(b"\n")
-        for line in lines:
-            self._emit(line)
-        return rest
-
-    def _emit(self, line: bytes) -> None:
-        self._out.write(self._prefix + line.decode("utf-8", errors="replace").rstrip() + "\n")
-        self._out.flush()
-
-    def stop(self) -> None:
-        self._done.set()
-        self.join(2)
+    @property
+    def probe(self) -> str | None:
+        """What readiness waits for, in words (None: nothing)."""
+        if self.health_url is not None:
+            return self.health_url
+        return self.ready_means if self.ready is not None else None
 
 
 @dataclass
 class _Child:
+    """A started process; while `restart_at` is set it is dead and waits for its restart."""
+
     spec: ProcessSpec
     log_file: Path
     proc: subprocess.Popen[bytes]
-    echo: _LogEcho | None
+    echo: LogEcho | None
+    history: CrashHistory
+    started_at: float = field(default_factory=time.monotonic)
+    restart_at: float | None = None
+
+
+@dataclass
+class _Watched:
+    """Something the supervisor did not spawn but restarts alike (the embedded PostgreSQL
+    and broker): `alive()` says whether it runs, `restart()` starts it again (blocking)."""
+
+    name: str
+    alive: Callable[[], bool]
+    restart: Callable[[], object]
+    log_file: Path
+    history: CrashHistory
+    started_at: float = field(default_factory=time.monotonic)
+    restart_at: float | None = None
 
 
 class Supervisor(Started):
-    """Start processes in order, wait for their health, watch them, stop them all.
+    """Start processes in order, wait for their readiness, restart what crashes, stop them all.
 
-    Typical use from a CLI (blocks until Ctrl-C/SIGTERM or until a child dies)::
+    A crashed process is restarted after a backoff (`RestartPolicy`); only a process that keeps
+    crashing (`max_crashes` within `window` seconds) makes the supervisor give up and stop
+    everything, naming it and showing its log tail.
+
+    Typical use from a CLI (blocks until Ctrl-C/SIGTERM or until it gives up)::
 
         exit_code = Supervisor(specs, log_dir=Path(".jiedao/logs")).run()
 
@@ -263,6 +152,7 @@ class Supervisor(Started):
         echo: bool = False,
         out: IO[str] | None = None,
         stop_grace: float = 10.0,
+        policy: RestartPolicy | None = None,
     ) -> None:
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
@@ -272,7 +162,9 @@ class Supervisor(Started):
         self.echo = echo
         self.out = out if out is not None else sys.stderr
         self.stop_grace = stop_grace
+        self.policy = policy or RestartPolicy()
         self._children: list[_Child] = []
+        self._watched: list[_Watched] = []
         self._stop_requested = threading.Event()
         self._width = max((len(n) for n in names), default=0)
 
@@ -289,10 +181,11 @@ class Supervisor(Started):
         return spec.log_file if spec.log_file is not None else self.log_dir / f"{spec.name}.log"
 
     def start(self) -> None:
-        """Start every spec in order, waiting for each one's health before the next.
+        """Start every spec in order, waiting for each one's readiness before the next.
 
-        On any failure everything already started is stopped and `SupervisorError`
-        (with the failing process's log tail) is raised.
+        A process that crashes meanwhile is restarted; on a failure (a readiness timeout, a
+        process that keeps crashing) everything already started is stopped and
+        `SupervisorError` (with the failing process's log tail) is raised.
         """
         try:
             for spec in self.specs:
@@ -311,26 +204,33 @@ class Supervisor(Started):
             self.stop()
             raise
 
+    def watch(self, name: str, alive: Callable[[], bool], restart: Callable[[], object],
+              log_file: Path) -> None:
+        """Restart something started elsewhere (e.g. the embedded broker) when it dies."""
+        self._watched.append(_Watched(name, alive, restart, log_file, CrashHistory(self.policy)))
+
+    def _spawn(self, spec: ProcessSpec, log_file: Path) -> subprocess.Popen[bytes]:
+        try:
+            return spawn(spec.argv, log_file=log_file, env=spec.env, cwd=spec.cwd)
+        except OSError as exc:
+            raise SupervisorError(f"{spec.name}: cannot start {list(spec.argv)}: {exc}") from exc
+
     def _start_one(self, spec: ProcessSpec) -> None:
         log_file = self.log_file(spec)
         self._say(f"starting {spec.name} (log: {log_file})")
-        try:
-            proc = spawn(spec.argv, log_file=log_file, env=spec.env, cwd=spec.cwd)
-        except OSError as exc:
-            raise SupervisorError(f"{spec.name}: cannot start {list(spec.argv)}: {exc}") from exc
-        echo = _LogEcho(spec.name, log_file, self.out, self._width) if self.echo else None
+        proc = self._spawn(spec, log_file)
+        echo = LogEcho(spec.name, log_file, self.out, self._width) if self.echo else None
         if echo is not None:
             echo.start()
-        child = _Child(spec, log_file, proc, echo)
+        child = _Child(spec, log_file, proc, echo, CrashHistory(self.policy))
         self._children.append(child)
-        if spec.health_url is not None:
-            self._wait_healthy(child)
+        if spec.probe is not None:
+            self._wait_ready(child)
 
-    def _wait_healthy(self, child: _Child) -> None:
+    def _wait_ready(self, child: _Child) -> None:
         spec = child.spec
-        assert spec.health_url is not None
         # One line "waiting ... ok (1.2s)", unless echoed child output would split it.
-        waiting = f"waiting for {spec.name} at {spec.health_url} ..."
+        waiting = f"waiting for {spec.name} at {spec.probe} ..."
         self._say(waiting, end="\n" if self.echo else "")
 
         def outcome(text: str) -> None:
@@ -342,53 +242,95 @@ class Supervisor(Started):
             if self._stop_requested.is_set():
                 outcome("interrupted")
                 raise SupervisorError("stop requested while starting")
-            dead = self._first_dead()  # this one, or one started before it
-            if dead is not None:
-                outcome("died" if dead is child else f"but {dead.spec.name} died")
-                raise SupervisorError(
-                    f"{dead.spec.name} exited with code {dead.proc.returncode} while "
-                    f"{spec.name} was starting; last lines of {dead.log_file}:\n"
-                    f"{tail(dead.log_file)}"
-                )
-            if _http_ok(spec.health_url):
+            try:
+                self._tend()  # restarts this one, or one started before it, if it crashed
+            except SupervisorError:
+                outcome("gave up")
+                raise
+            if child.restart_at is None and child.proc.poll() is None and spec.is_ready():
                 outcome(f"ok ({time.monotonic() - t0:.1f}s)")
                 return
             if time.monotonic() > deadline:
                 outcome("timeout")
                 raise SupervisorError(
-                    f"{spec.name} did not answer 200 at {spec.health_url} within "
+                    f"{spec.name} was not ready at {spec.probe} within "
                     f"{spec.health_timeout:.0f}s; last lines of {child.log_file}:\n"
                     f"{tail(child.log_file)}"
                 )
             self._stop_requested.wait(0.2)
 
+    # -- crashes ----------------------------------------------------------------------
+
+    def _tend(self) -> None:
+        """Notice crashes and restart what is due; SupervisorError when giving up."""
+        now = time.monotonic()
+        for child in self._children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    self._say(f"restarting {child.spec.name}")
+                    child.restart_at, child.started_at = None, now
+                    child.proc = self._spawn(child.spec, child.log_file)
+            elif child.proc.poll() is not None:
+                signal_group(child.proc.pid, signal.SIGKILL)  # what it left behind in its group
+                child.restart_at = self._crashed(
+                    child.spec.name, f"exited unexpectedly with code {child.proc.returncode}",
+                    child.history, now - child.started_at, child.log_file)
+        for watched in self._watched:
+            if watched.restart_at is not None:
+                if now >= watched.restart_at:
+                    self._restart_watched(watched)
+            elif not watched.alive():
+                watched.restart_at = self._crashed(
+                    watched.name, "died", watched.history, now - watched.started_at,
+                    watched.log_file)
+
+    def _restart_watched(self, watched: _Watched) -> None:
+        self._say(f"restarting {watched.name}")
+        watched.restart_at, watched.started_at = None, time.monotonic()
+        try:
+            watched.restart()
+        except Exception as exc:  # counts as one more crash
+            watched.restart_at = self._crashed(
+                watched.name, f"failed to restart ({exc})", watched.history, 0.0,
+                watched.log_file)
+
+    def _crashed(self, name: str, how: str, history: CrashHistory, ran_for: float,
+                 log_file: Path) -> float:
+        """Record a crash and say so; when to restart (monotonic), or raise to give up."""
+        now = time.monotonic()
+        delay = history.crashed(now, ran_for)
+        if delay is None:
+            raise SupervisorError(
+                f"giving up: {name} {how}, {history.summary()}; stopping everything. "
+                f"Last lines of {log_file}:\n{tail(log_file)}"
+            )
+        last = tail(log_file, 3)
+        self._say(f"{name} {how} after {ran_for:.1f}s; restarting in {delay:.1f}s "
+                  f"({history.summary()}; log: {log_file})\n{last}")
+        return now + delay
+
     @property
     def pids(self) -> dict[str, int]:
-        """PID (= process group id) of each started child, by name."""
-        return {c.spec.name: c.proc.pid for c in self._children}
+        """PID (= process group id) of each started child that is running, by name."""
+        return {c.spec.name: c.proc.pid for c in self._children if c.proc.poll() is None}
 
     def poll(self) -> str | None:
-        """Name of the first child that has exited, if any."""
-        dead = self._first_dead()
-        return dead.spec.name if dead is not None else None
-
-    def _first_dead(self) -> _Child | None:
+        """Name of the first child that is not running (crashed, waiting for its restart)."""
         for child in self._children:
             if child.proc.poll() is not None:
-                return child
+                return child.spec.name
         return None
 
     def wait(self) -> int:
-        """Block until a stop is requested (0) or a child dies (1, with its log tail)."""
+        """Block until a stop is requested (0), restarting what crashes, or until a process
+        crashed too often (1, with its log tail)."""
         while not self._stop_requested.is_set():
-            dead = self._first_dead()
-            if dead is not None:
-                self._say(
-                    f"{dead.spec.name} exited unexpectedly with code {dead.proc.returncode}; "
-                    f"last lines of {dead.log_file}:\n{tail(dead.log_file)}"
-                )
+            try:
+                self._tend()
+            except SupervisorError as exc:
+                self._say(f"error: {exc}")
                 return 1
-            self._stop_requested.wait(0.5)
+            self._stop_requested.wait(0.2)
         return 0
 
     def request_stop(self) -> None:
@@ -408,7 +350,7 @@ class Supervisor(Started):
         t0 = time.monotonic()
         for child in reversed(children):
             if child.proc.poll() is None:
-                _signal_group(child.proc.pid, signal.SIGTERM)
+                signal_group(child.proc.pid, signal.SIGTERM)
         deadline = t0 + self.stop_grace
         for child in reversed(children):
             remaining = max(0.0, deadline - time.monotonic())

@@ -1,5 +1,6 @@
 """`jiedao up`: PostgreSQL and Kafka (embedded unless the environment names external ones),
-then every service as its own processes (API, relay, Faust worker), then the demo data."""
+then every service as its own processes (API, relay, Faust worker), then the demo data. A
+process (or embedded server) that dies is restarted; see deploy/supervisor.py."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import signal
 import sys
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -19,20 +21,25 @@ from deploy.supervisor import ProcessSpec, Supervisor, SupervisorError
 from shared.settings import Settings, get_settings
 
 
-def infrastructure(settings: Settings, data_dir: Path, stack: ExitStack) -> dict[str, str]:
+def infrastructure(settings: Settings, data_dir: Path, stack: ExitStack,
+                   embedded: dict[str, EmbeddedPostgres | EmbeddedKafka] | None = None
+                   ) -> dict[str, str]:
+    """Start what the environment does not name; the started servers go into `embedded`."""
+    embedded = {} if embedded is None else embedded
     if settings.database_url:
         database_url = settings.database_url
         print(f"PostgreSQL: external ({database_url.split('@')[-1]})", flush=True)
     else:
         print("PostgreSQL: starting embedded server ...", flush=True)
-        postgres = stack.enter_context(EmbeddedPostgres(data_dir / "pg"))
+        postgres = embedded["postgres"] = stack.enter_context(EmbeddedPostgres(data_dir / "pg"))
         database_url = asyncio.run(ensure_database(postgres.url, "jiedao"))
     if settings.kafka_bootstrap_servers:
         bootstrap = settings.kafka_bootstrap_servers
         print(f"Kafka: external ({bootstrap})", flush=True)
     else:
         print("Kafka: starting embedded Tansu broker ...", flush=True)
-        bootstrap = stack.enter_context(EmbeddedKafka(log_dir=data_dir / "logs")).bootstrap
+        kafka = embedded["kafka"] = stack.enter_context(EmbeddedKafka(log_dir=data_dir / "logs"))
+        bootstrap = kafka.bootstrap
     return {
         "DATABASE_URL": database_url,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -46,19 +53,40 @@ def _demo_flow_spec(env: dict[str, str], urls: dict[str, str]) -> ProcessSpec:
     return ProcessSpec("demo-flow", argv, env)
 
 
-def process_specs(env: dict[str, str], first_port: int) -> tuple[list[ProcessSpec], dict]:
+def process_specs(env: dict[str, str], first_port: int, names: list[str] | None = None
+                  ) -> tuple[list[ProcessSpec], dict]:
+    """An API, a relay and a worker per service; the API must answer /health, and the relay
+    and worker count as started once the API's /health reports them running."""
     run = [sys.executable, "-m", "deploy.cli"]
     specs, urls = [], {}
     for i, name in enumerate(services()):
         port = first_port + i
         urls[name] = f"http://127.0.0.1:{port}"
+        if names is not None and name not in names:
+            continue
+        health = f"{urls[name]}/health"
         specs += [
             ProcessSpec(f"{name}-api", [*run, "api", name, "--port", str(port)], env,
-                        health_url=f"{urls[name]}/health"),
-            ProcessSpec(f"{name}-relay", [*run, "relay", name], env),
-            ProcessSpec(f"{name}-worker", [*run, "worker", name], env),
+                        health_url=health),
+            ProcessSpec(f"{name}-relay", [*run, "relay", name], env,
+                        ready=partial(_reported_running, health, "relay"),
+                        ready_means=f"{health} (relay running)"),
+            ProcessSpec(f"{name}-worker", [*run, "worker", name], env,
+                        ready=partial(_reported_running, health, "workers"),
+                        ready_means=f"{health} (workers running)"),
         ]
     return specs, urls
+
+
+def _reported_running(health_url: str, part: str) -> bool:
+    """Whether the API's /health reports the relay (or every worker projection) running."""
+    try:
+        with httpx.Client(trust_env=False, timeout=2) as client:
+            reported = client.get(health_url).json()[part]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return False
+    parts = reported if isinstance(reported, list) else [reported]
+    return all(p["status"] == "running" for p in parts)
 
 
 async def _load_demo(urls: dict[str, str]) -> None:
@@ -85,9 +113,12 @@ def up(first_port: int, demo: bool) -> int:
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        env = infrastructure(settings, data_dir, stack)
+        embedded: dict[str, EmbeddedPostgres | EmbeddedKafka] = {}
+        env = infrastructure(settings, data_dir, stack, embedded)
         specs, urls = process_specs(env, first_port)
         supervisor = stack.enter_context(_Stoppable(specs, data_dir / "logs"))
+        for name, server in embedded.items():  # restarted like the processes when they die
+            supervisor.watch(name, server.alive, server.restart, server.log_file)
         try:
             supervisor.start()
             if demo:

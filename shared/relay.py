@@ -3,17 +3,21 @@
 Order: store order (so per stream, version order; the stream id is the key). Delivery: at
 least once; the cursor moves only after the broker acknowledged the batch, so a crash re-sends
 at most one batch and consumers deduplicate by stream version. The PostgreSQL store is the
-record: if the broker lost the topic (Tansu keeps topics in memory only), the relay
-re-publishes the whole store.
+record: if the broker lost the topic (Tansu keeps topics in memory only), at start or while the
+relay runs (shared/topic_watch.py), the relay re-publishes the whole store.
+
+The cursor row (`cursors`, name `relay`) is also the relay's heartbeat: it is written after each
+batch and every `heartbeat_seconds` while idle, so health checks can tell a live relay and its
+lag (the store's last position minus the cursor's).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
@@ -21,21 +25,11 @@ from shared.envelope import Envelope
 from shared.follower import LogFollower
 from shared.kafka import to_message
 from shared.store import EventStore
+from shared.topic_watch import TopicWatch, ensure_topic
+
+__all__ = ["Relay", "ensure_topic"]
 
 log = logging.getLogger(__name__)
-
-
-async def ensure_topic(bootstrap: str, topic: str, partitions: int) -> bool:
-    """Create `topic` if the broker lacks it; True when it had to be created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        if topic in await admin.list_topics():
-            return False
-        await admin.create_topics([NewTopic(topic, partitions, replication_factor=1)])
-        return True
-    finally:
-        await admin.close()
 
 
 class Relay:
@@ -47,6 +41,8 @@ class Relay:
         *,
         name: str = "relay",
         batch: int = 5000,
+        watch: TopicWatch | None = None,
+        heartbeat_seconds: float = 2.0,
     ) -> None:
         self.store = store
         self.producer = producer
@@ -56,6 +52,14 @@ class Relay:
         self._follower: LogFollower | None = None
         self._partitioner = DefaultPartitioner()
         self.published = 0
+        self.watch = watch
+        self.heartbeat_seconds = heartbeat_seconds
+        self._saved_at = 0.0
+
+    @property
+    def position(self) -> int:
+        """The store position published up to (the cursor)."""
+        return self._follower.position if self._follower is not None else 0
 
     async def resume(self, *, topic_was_recreated: bool = False) -> None:
         """Continue from the stored cursor, or from the start if the broker lost the topic."""
@@ -64,13 +68,20 @@ class Relay:
             self.name,
         )
         position, self.published = (row["position"], row["published"]) if row else (0, 0)
-        if topic_was_recreated and position:
-            log.warning(
-                "topic %s was missing on the broker: re-publishing %s from the start",
-                self.topic, self.store.schema,
-            )
-            position, self.published = 0, 0
         self._follower = LogFollower(self.store, position)
+        if not topic_was_recreated and self.watch is not None:
+            topic_was_recreated = await self.watch.lost(published_before=position > 0)
+        if topic_was_recreated and position:
+            self._start_over()
+        await self._save_cursor()  # a start-over is recorded before anything is published
+
+    def _start_over(self) -> None:
+        log.warning("topic %s lacks events published before (the broker lost it): "
+                    "re-publishing %s from the start", self.topic, self.store.schema)
+        self._follower = LogFollower(self.store, 0)
+        self.published = 0
+        if self.watch is not None:
+            self.watch.forget()
 
     async def publish_once(self) -> int:
         """Publish what has committed since the cursor; returns how many events."""
@@ -80,8 +91,15 @@ class Relay:
         events = await self._follower.poll(self.batch)
         if not events:
             return 0
-        await asyncio.gather(*await self._send(events))
+        acks = await asyncio.gather(*await self._send(events))
         self.published += len(events)
+        if self.watch is not None and self.watch.went_back(acks):
+            self._start_over()
+        await self._save_cursor()
+        return len(events)
+
+    async def _save_cursor(self) -> None:
+        assert self._follower is not None
         await self.store.pool.execute(
             f"INSERT INTO {self.store.schema}.cursors (name, position, published) "
             "VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
@@ -90,7 +108,17 @@ class Relay:
             self._follower.position,
             self.published,
         )
-        return len(events)
+        self._saved_at = time.monotonic()
+
+    async def _while_idle(self) -> None:
+        """The heartbeat, and a look at whether the broker lost the topic meanwhile."""
+        if time.monotonic() - self._saved_at < self.heartbeat_seconds:
+            return
+        assert self._follower is not None
+        if self.watch is not None and await self.watch.lost(
+                published_before=self._follower.position > 0):
+            self._start_over()
+        await self._save_cursor()
 
     async def _send(self, events: list[Envelope]) -> list[asyncio.Future]:
         """Queue the events as one record batch per partition (the partition Kafka's default
@@ -120,7 +148,8 @@ class Relay:
                   retry_seconds: float = 1.0) -> None:
         """Publish until cancelled. Between polls it sleeps until an append commits (the
         store's notification) or `idle_seconds` pass (which also settles gaps left by
-        rolled-back appends), then lingers so a poll carries a batch, not one event."""
+        rolled-back appends), then lingers so a poll carries a batch, not one event. A broker
+        or database outage is retried from the stored cursor (the topic checked again)."""
         while True:
             try:
                 async with self.store.appends() as appended:
@@ -128,6 +157,7 @@ class Relay:
                         appended.clear()  # before polling: news during the poll wakes us
                         if await self.publish_once() >= self.batch:
                             continue  # a backlog: no sleeping
+                        await self._while_idle()
                         await appended.wait(idle_seconds)
                         await asyncio.sleep(linger_seconds)
             except asyncio.CancelledError:

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, FastAPI
 
-from shared import operations, projection
+from shared import health, operations, projection
 from shared.db import create_pool
 from shared.events import EventRegistry
 from shared.http import install_error_handlers
@@ -45,6 +45,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         app.state.read_models = spec.projections + spec.replicas
         for p in app.state.read_models:
             await projection.setup(pool, p)
+        await health.setup(pool, app.state.read_models)
         app.state.pool, app.state.store = pool, store
         app.state.repository = Repository(store, spec.registry)
         spec.attach(app.state, pool, settings)
@@ -66,11 +67,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     for router in spec.routers:
         app.include_router(router)
     app.include_router(operations.router)
-
-    @app.get("/health", tags=["operations"])
-    async def health() -> dict[str, str]:
-        await app.state.pool.fetchval("SELECT 1")
-        return {"status": "ok", "service": spec.name}
+    app.include_router(health.health_router(spec.name, spec.projections + spec.replicas))
 
     @app.get("/events/schemas", tags=["operations"])
     async def event_schemas() -> dict[str, Any]:

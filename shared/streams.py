@@ -16,6 +16,7 @@ from shared.kafka import from_message
 from shared.projection import Projection
 from shared.settings import Settings
 from shared.store import EventStore
+from shared.worker_health import ConsumerProgress
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +79,25 @@ def add_projection_agent(
     topic = app.topic(
         topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
+    progress = ConsumerProgress(p.schema, p.name, topic_name)
 
     async def run(stream: faust.StreamT) -> None:
         async for events in stream.take_events(1000, within=0.1):
             envelopes, malformed = read(events)
             try:
                 await until_applied(database, p, envelopes, malformed, own_store)
+                progress.applied(events)
             except asyncio.CancelledError:
                 # take_events acks the batch as it closes: keep this unapplied one uncommitted.
                 for event in events:
                     event.message.acked = True
                 raise
 
+    async def report_progress() -> None:
+        await progress.report(lambda: database.pool_for(p), app.consumer)
+
     app.agent(topic, name=f"{p.schema}.{p.name}")(run)
+    app.timer(1.0, name=f"{p.schema}.{p.name}.progress")(report_progress)
 
 
 def read(events: list[faust.types.EventT]) -> tuple[list[Envelope], list[DeadLetter]]:

@@ -32,7 +32,7 @@ from deploy.embedded import (
     ensure_database,
     postgres_processes,
 )
-from deploy.supervisor import ProcessSpec, Supervisor, SupervisorError
+from deploy.supervisor import ProcessSpec, RestartPolicy, Supervisor, SupervisorError
 
 
 def _alive(pid: int) -> bool:
@@ -311,7 +311,7 @@ def test_supervisor_waits_for_health_and_stops_the_whole_group(tmp_path: Path) -
     assert "serving hello" in (tmp_path / "web.log").read_text()
 
 
-def test_supervisor_reports_a_child_that_dies(tmp_path: Path) -> None:
+def test_supervisor_gives_up_on_a_child_that_keeps_crashing(tmp_path: Path) -> None:
     specs = [
         ProcessSpec(name="sleeper", argv=[sys.executable, "-c", "import time; time.sleep(600)"]),
         ProcessSpec(
@@ -320,15 +320,19 @@ def test_supervisor_reports_a_child_that_dies(tmp_path: Path) -> None:
         ),
     ]
     out = io.StringIO()
-    sup = Supervisor(specs, log_dir=tmp_path, out=out, stop_grace=1.0)
+    policy = RestartPolicy(first_backoff=0.1, max_crashes=3, window=30)
+    sup = Supervisor(specs, log_dir=tmp_path, out=out, stop_grace=1.0, policy=policy)
     sup.start()
     sleeper = sup.pids["sleeper"]
     try:
         assert sup.wait() == 1
     finally:
         sup.stop()
-    assert "crasher exited unexpectedly with code 0" in out.getvalue()
-    assert "boom" in out.getvalue()
+    text = out.getvalue()
+    assert text.count("crasher exited unexpectedly with code 0") == 3
+    assert text.count("restarting crasher") == 2
+    assert "giving up: crasher exited unexpectedly with code 0, 3 crashes within 30s" in text
+    assert "boom" in text.split("giving up")[1]  # the log tail is shown
     assert _group_members(sleeper) == []
 
 
