@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS {s}.checkpoints (
 Statement = tuple[str, tuple[Any, ...]]  # SQL and its arguments
 
 
+def projected_channel(schema: str) -> str:
+    """The NOTIFY channel `project()` signals when it commits to a read model schema."""
+    return f"{schema}_projected"
+
+
 class Projection(Protocol):
     name: str
     schema: str
@@ -114,6 +119,8 @@ async def project(pool: asyncpg.Pool, projection: Projection, events: list[Envel
             list(applied_to),
             list(applied_to.values()),
         )
+        # Delivered at commit: wakes reads waiting for these writes (shared/freshness.py).
+        await con.execute("SELECT pg_notify($1, '')", projected_channel(s))
     return applied
 
 
