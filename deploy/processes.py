@@ -72,7 +72,8 @@ async def relay_forever(service: Service, settings: Settings) -> None:
         relay = Relay(store, producer, topic)
         await relay.resume(topic_was_recreated=recreated)
         log.info("relay %s -> %s from position %s", service.name, topic, relay.published)
-        await asyncio.gather(relay.run(), Sealer(store).run())
+        await asyncio.gather(relay.run(linger_seconds=settings.relay_linger_seconds),
+                             Sealer(store).run())
     finally:
         await producer.stop()
         await pool.close()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import asyncpg
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from shared import projection
 from shared.db import create_pool
@@ -21,7 +23,7 @@ def create_faust_app(name: str, settings: Settings) -> faust.App:
     brokers = ";".join(f"kafka://{b}" for b in settings.require_kafka().split(","))
     datadir = settings.data_dir / "faust" / name
     datadir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = faust.App(
         f"{settings.namespace}-{name}",
         broker=brokers,
         store="memory://",
@@ -36,6 +38,33 @@ def create_faust_app(name: str, settings: Settings) -> faust.App:
         # Tansu's end_offsets() is wrong after batched produce, which breaks table recovery.
         producer_max_batch_size=1,
     )
+    app.transport = _transport(app, settings.kafka_fetch_max_wait_ms)
+    return app
+
+
+def _transport(app: faust.App, fetch_max_wait_ms: int) -> faust_aiokafka.Transport:
+    """Faust's Kafka transport, its consumer's fetch wait set: Faust hard-codes 1,500 ms, and
+    Tansu holds every fetch that long even when data arrives (real Kafka answers at once)."""
+    transport = _Transport(app.conf.broker_consumer, app)
+    transport.fetch_max_wait_ms = fetch_max_wait_ms
+    return transport
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = transport.fetch_max_wait_ms  # read when it starts
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+    fetch_max_wait_ms = 1500  # Faust's own
 
 
 class ReadModelDatabase:
@@ -58,15 +87,17 @@ class ReadModelDatabase:
 
 
 def add_projection_agent(
-    app: faust.App, topic_name: str, p: Projection, database: ReadModelDatabase
+    app: faust.App, topic_name: str, p: Projection, database: ReadModelDatabase,
+    batch_seconds: float,
 ) -> None:
-    """An agent that applies `topic_name`'s events to `p` in batches, exactly once each."""
+    """An agent that applies `topic_name`'s events to `p` in batches, exactly once each; an
+    event waits at most `batch_seconds` for others to join its batch."""
     topic = app.topic(
         topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
 
     async def run(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(1000, within=0.1):
+        async for events in stream.take_events(1000, within=batch_seconds):
             envelopes = []
             for event in events:
                 try:

@@ -12,5 +12,6 @@ from shared.streams import ReadModelDatabase, add_projection_agent, create_faust
 def create_worker_app(settings: Settings) -> faust.App:
     app = create_faust_app("grid", settings)
     database = ReadModelDatabase(settings.require_database())
-    add_projection_agent(app, settings.topic("grid"), TerritoryProjection(), database)
+    add_projection_agent(app, settings.topic("grid"), TerritoryProjection(), database,
+                         settings.read_batch_seconds)
     return app
