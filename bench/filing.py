@@ -93,6 +93,10 @@ class KeepAliveClient:
         self.opened: list[asyncio.StreamWriter] = []
 
     async def post(self, body: bytes) -> int:
+        return (await self.exchange(body))[0]
+
+    async def exchange(self, body: bytes) -> tuple[int, bytes]:
+        """POST `body`; the answer's status and body."""
         while self.idle and self.idle[-1][0].at_eof():  # closed by the server when idle
             self.idle.pop()[1].close()
         if self.idle:
@@ -105,9 +109,9 @@ class KeepAliveClient:
                                                          self.port, len(body), body))
         head = await reader.readuntil(b"\r\n\r\n")
         length = CONTENT_LENGTH.search(head)
-        await reader.readexactly(int(length[1]) if length else 0)
+        answer = await reader.readexactly(int(length[1]) if length else 0)
         self.idle.append((reader, writer))
-        return int(head[9:12])
+        return int(head[9:12]), answer
 
     def close(self) -> None:
         for writer in self.opened:

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from shared.errors import ConcurrencyConflict, DomainError, JiedaoError
+from shared.freshness import consistency_token
 from shared.store import AppendResult
 
 IdempotencyKey = Annotated[str | None, Header(
@@ -61,9 +62,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def accepted(stream_id: str, result: AppendResult, **ids: str) -> dict[str, Any]:
-    """The one answer shape of every command: which stream moved, to what version."""
+    """The one answer shape of every command: which stream moved, to what version, and the
+    token a list read takes (`?after=`) to show this write (shared/freshness.py)."""
     return {**ids, "stream_id": stream_id, "version": result.version,
-            "positions": result.positions}
+            "positions": result.positions,
+            "consistency_token": consistency_token(stream_id, result.version)}
 
 
 def page(items: list[dict[str, Any]]) -> dict[str, Any]:

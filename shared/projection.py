@@ -53,6 +53,11 @@ CREATE TABLE IF NOT EXISTS {s}.checkpoints (
 Statement = tuple[str, tuple[Any, ...]]  # SQL and its arguments
 
 
+def projected_channel(schema: str) -> str:
+    """The NOTIFY channel `project()` signals when it commits to a read model schema."""
+    return f"{schema}_projected"
+
+
 class Projection(Protocol):
     name: str
     schema: str
@@ -206,6 +211,8 @@ async def _transaction(con: asyncpg.Connection, projection: Projection, events: 
             list(applied_to),
             list(applied_to.values()),
         )
+        # Delivered at commit: wakes reads waiting for these writes (shared/freshness.py).
+        await con.execute("SELECT pg_notify($1, '')", projected_channel(s))
     return applied
 
 

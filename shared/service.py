@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 from shared import health, operations, projection
 from shared.db import create_pool
 from shared.events import EventRegistry
+from shared.freshness import Freshness
 from shared.http import install_error_handlers
 from shared.projection import Projection
 from shared.repository import Repository
@@ -48,6 +49,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         await health.setup(pool, app.state.read_models)
         app.state.pool, app.state.store = pool, store
         app.state.repository = Repository(store, spec.registry)
+        app.state.freshness = freshness = Freshness(store, spec.projections)
+        await freshness.start()
         spec.attach(app.state, pool, settings)
         # What exists now lives as long as the process: keep the collector from walking it
         # again and again (a full collection of it stalled every request for 50-70 ms).
@@ -56,6 +59,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         try:
             yield
         finally:
+            await freshness.close()
             await store.close()
             await pool.close()
 

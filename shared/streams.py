@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import asyncpg
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from shared import deadletters, projection
 from shared.db import create_pool, transient
@@ -28,7 +30,7 @@ def create_faust_app(name: str, settings: Settings) -> faust.App:
     brokers = ";".join(f"kafka://{b}" for b in settings.require_kafka().split(","))
     datadir = settings.data_dir / "faust" / name
     datadir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = faust.App(
         f"{settings.namespace}-{name}",
         broker=brokers,
         store="memory://",
@@ -43,6 +45,33 @@ def create_faust_app(name: str, settings: Settings) -> faust.App:
         # Tansu's end_offsets() is wrong after batched produce, which breaks table recovery.
         producer_max_batch_size=1,
     )
+    app.transport = _transport(app, settings.kafka_fetch_max_wait_ms)
+    return app
+
+
+def _transport(app: faust.App, fetch_max_wait_ms: int) -> faust_aiokafka.Transport:
+    """Faust's Kafka transport, its consumer's fetch wait set: Faust hard-codes 1,500 ms, and
+    Tansu holds every fetch that long even when data arrives (real Kafka answers at once)."""
+    transport = _Transport(app.conf.broker_consumer, app)
+    transport.fetch_max_wait_ms = fetch_max_wait_ms
+    return transport
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = transport.fetch_max_wait_ms  # read when it starts
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+    fetch_max_wait_ms = 1500  # Faust's own
 
 
 class ReadModelDatabase:
@@ -70,19 +99,20 @@ class ReadModelDatabase:
 
 
 def add_projection_agent(
-    app: faust.App, topic_name: str, p: Projection, database: ReadModelDatabase, *,
-    own_store: str | None = None,
+    app: faust.App, topic_name: str, p: Projection, database: ReadModelDatabase,
+    batch_seconds: float, *, own_store: str | None = None,
 ) -> None:
     """An agent that applies `topic_name`'s events to `p` in batches, exactly once each, never
-    moving on from a batch before it is applied. `own_store`: the schema of the service's own
-    event store when `topic_name` is fed from it (missing versions are read from it)."""
+    moving on from a batch before it is applied; an event waits at most `batch_seconds` for
+    others to join its batch. `own_store`: the schema of the service's own event store when
+    `topic_name` is fed from it (missing versions are read from it)."""
     topic = app.topic(
         topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
     progress = ConsumerProgress(p.schema, p.name, topic_name)
 
     async def run(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(1000, within=0.1):
+        async for events in stream.take_events(1000, within=batch_seconds):
             envelopes, malformed = read(events)
             try:
                 await until_applied(database, p, envelopes, malformed, own_store)

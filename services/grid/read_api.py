@@ -8,7 +8,9 @@ import asyncpg
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 
+from services.grid.projections import TerritoryProjection
 from shared.errors import NotFound
+from shared.freshness import FreshnessDep, after_tokens
 from shared.geo import find_containing
 from shared.http import page
 
@@ -89,32 +91,39 @@ async def get_view(request: Request) -> TerritoryView:
 
 
 ViewDep = Annotated[TerritoryView, Depends(get_view)]
+TERRITORY = TerritoryProjection.name
+# A list waits for the consistency tokens it is given (`?after=`): shared/freshness.py.
+Consistent = Annotated[None, Depends(after_tokens(TERRITORY))]
 
 
 @router.get("/streets")
-async def list_streets(view: ViewDep) -> dict[str, Any]:
+async def list_streets(view: ViewDep, _: Consistent) -> dict[str, Any]:
     """The district's streets with their community, grid and household counts."""
     return page(await view.streets())
 
 
 @router.get("/streets/{street_id}")
-async def get_street(street_id: str, view: ViewDep) -> dict[str, Any]:
+async def get_street(street_id: str, view: ViewDep, freshness: FreshnessDep) -> dict[str, Any]:
+    await freshness.settled(TERRITORY, f"street-{street_id}")  # every step taken shows
     return await view.street(street_id)
 
 
 @router.get("/communities/{community_id}")
-async def get_community(community_id: str, view: ViewDep) -> dict[str, Any]:
+async def get_community(community_id: str, view: ViewDep,
+                        freshness: FreshnessDep) -> dict[str, Any]:
+    await freshness.settled(TERRITORY, f"community-{community_id}")  # every step taken shows
     return await view.community(community_id)
 
 
 @router.get("/grids/{grid_id}")
-async def get_grid(grid_id: str, view: ViewDep) -> dict[str, Any]:
+async def get_grid(grid_id: str, view: ViewDep, freshness: FreshnessDep) -> dict[str, Any]:
+    await freshness.settled(TERRITORY, f"grid-{grid_id}")  # every step taken shows
     return await view.grid(grid_id)
 
 
 @router.get("/locate")
 async def locate(
-    view: ViewDep,
+    view: ViewDep, _: Consistent,
     lon: Annotated[float, Query(ge=-180, le=180, description="longitude")],
     lat: Annotated[float, Query(ge=-90, le=90, description="latitude")],
 ) -> dict[str, Any]:

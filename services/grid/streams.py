@@ -13,5 +13,5 @@ def create_worker_app(settings: Settings) -> faust.App:
     app = create_faust_app("grid", settings)
     database = ReadModelDatabase(settings.require_database())
     add_projection_agent(app, settings.topic("grid"), TerritoryProjection(), database,
-                         own_store="grid")
+                         settings.read_batch_seconds, own_store="grid")
     return app

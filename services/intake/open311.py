@@ -47,8 +47,9 @@ from services.intake.open311_format import (
     validation_descriptions,
 )
 from services.intake.problem_types import BY_CODE, PROBLEM_TYPES, ProblemType
-from services.intake.read_api import FrontDeskView, ViewDep
+from services.intake.read_api import FRONT_DESK, Consistent, FrontDeskView, ViewDep
 from shared.envelope import Actor
+from shared.freshness import Freshness, FreshnessDep
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"],
                    route_class=Open311Route)
@@ -73,7 +74,7 @@ async def get_discovery(format: str, request: Request, view: ViewDep) -> Respons
 
 
 @router.get("/services.{format}")
-async def get_services(format: str, view: ViewDep,
+async def get_services(format: str, view: ViewDep, _: Consistent,
                        jurisdiction_id: Jurisdiction = None) -> Response:
     """The admitted matters of the catalogue, then the problem types."""
     fmt = check_format(format)
@@ -83,6 +84,7 @@ async def get_services(format: str, view: ViewDep,
 
 @router.get("/services/{service_code}.{format}")
 async def get_service_definition(service_code: str, format: str, view: ViewDep,
+                                 freshness: FreshnessDep,
                                  jurisdiction_id: Jurisdiction = None) -> Response:
     """A matter's attributes: the applicant, the station, the materials brought. A problem
     type has none (its metadata is false): its definition lists no attributes."""
@@ -90,6 +92,7 @@ async def get_service_definition(service_code: str, format: str, view: ViewDep,
     if service_code in BY_CODE:
         return render(fmt, "service_definition", {"service_code": service_code,
                                                   "attributes": []})
+    await freshness.settled(FRONT_DESK, f"matter-{service_code}")
     matter = await view.matter(service_code)
     if matter["status"] != "admitted":
         raise Open311Error(404, f"service_code: {service_code!r} is not in the catalogue")
@@ -304,7 +307,8 @@ class RequestQuery:
 
 @router.get("/requests.{format}")
 async def get_requests(
-    format: str, view: ViewDep, service_request_id: Listed = None, service_code: Listed = None,
+    format: str, view: ViewDep, freshness: FreshnessDep, _: Consistent,
+    service_request_id: Listed = None, service_code: Listed = None,
     start_date: str | None = None, end_date: str | None = None, status: Listed = None,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
@@ -312,6 +316,7 @@ async def get_requests(
     at most 90 days (by default the last 90), newest first, at most 1000."""
     fmt = check_format(format)
     if ids := split(service_request_id):
+        await requests_settled(freshness, ids)
         query = RequestQuery(ids=ids)
     else:
         start, end = window(parse_w3("start_date", start_date), parse_w3("end_date", end_date))
@@ -322,8 +327,11 @@ async def get_requests(
 
 @router.get("/requests/{service_request_id}.{format}")
 async def get_request(service_request_id: str, format: str, view: ViewDep,
-                      jurisdiction_id: Jurisdiction = None) -> Response:
+                      freshness: FreshnessDep, jurisdiction_id: Jurisdiction = None) -> Response:
+    """A request as it stands, every step already taken included (right after its POST too:
+    this waits briefly for the read model); an id never filed is a 404 at once."""
     fmt = check_format(format)
+    await requests_settled(freshness, [service_request_id])
     found = await find_requests(view, RequestQuery(ids=[service_request_id]))
     if not found:
         raise Open311Error(404, f"service_request_id: no request {service_request_id!r}")
@@ -347,6 +355,13 @@ async def get_token(token: str, format: str, intake: IntakeDep,
 async def unknown_resource(path: str, request: Request) -> Response:
     raise Open311Error(404, f"{request.method} /open311/v2/{path}: no such Open311 resource "
                             "(see discovery.xml)")
+
+
+async def requests_settled(freshness: Freshness, ids: list[str]) -> None:
+    """Until the read model shows every step the store holds of these requests (each is an
+    application or a problem report)."""
+    streams = [f"{kind}-{i}" for i in ids for kind in ("application", "problem")]
+    await freshness.settled(FRONT_DESK, *streams)
 
 
 def split(values: list[str] | None) -> list[str]:

@@ -97,7 +97,8 @@ def validation_descriptions(errors: list[Any]) -> list[str]:
 
 
 def as_open311(exc: Exception) -> Open311Error | None:
-    """404 for what does not exist, 403 for api_key (raised as such), 400 for the rest."""
+    """404 for what does not exist, 403 for api_key (raised as such), 503 for a dependency
+    down (e.g. a read model that stays behind), 400 for the rest."""
     match exc:
         case Open311Error():
             return exc
@@ -107,7 +108,9 @@ def as_open311(exc: Exception) -> Open311Error | None:
             return Open311Error(400, described(exc.field, exc.reason))
         case RequestValidationError() | ValidationError():
             return Open311Error(400, *validation_descriptions(list(exc.errors())))
-        case JiedaoError():  # e.g. the store unavailable: the spec's "general service error"
+        case JiedaoError() if getattr(exc, "status", None) == 503:  # a dependency down
+            return Open311Error(503, str(exc))
+        case JiedaoError():  # the spec's "general service error"
             return Open311Error(400, str(exc))
     return None
 

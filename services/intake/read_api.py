@@ -9,8 +9,10 @@ import asyncpg
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 
+from services.intake.projections import FrontDeskProjection
 from services.intake.territory import SCHEMA
 from shared.errors import NotFound
+from shared.freshness import FreshnessDep, after_tokens
 from shared.http import page
 from shared.store import EventStore
 
@@ -117,22 +119,27 @@ async def get_view(request: Request) -> FrontDeskView:
 
 
 ViewDep = Annotated[FrontDeskView, Depends(get_view)]
+FRONT_DESK = FrontDeskProjection.name
+# A list waits for the consistency tokens it is given (`?after=`): shared/freshness.py.
+Consistent = Annotated[None, Depends(after_tokens(FRONT_DESK))]
 
 
 @router.get("/catalogue")
-async def catalogue(view: ViewDep, level: Level | None = None,
+async def catalogue(view: ViewDep, _: Consistent, level: Level | None = None,
                     category: str | None = None) -> dict[str, Any]:
     """Admitted matters, by level and category."""
     return page(await view.catalogue(level, category))
 
 
 @router.get("/catalogue/categories")
-async def categories(view: ViewDep, level: Level | None = None) -> dict[str, Any]:
+async def categories(view: ViewDep, _: Consistent, level: Level | None = None) -> dict[str, Any]:
     return page(await view.categories(level))
 
 
 @router.get("/catalogue/{matter_code}")
-async def matter(matter_code: str, view: ViewDep) -> dict[str, Any]:
+async def matter(matter_code: str, view: ViewDep, freshness: FreshnessDep) -> dict[str, Any]:
+    """A matter as its admission procedure left it (every step already taken shows)."""
+    await freshness.settled(FRONT_DESK, f"matter-{matter_code}")
     return await view.matter(matter_code)
 
 
@@ -144,7 +151,7 @@ async def matter_history(matter_code: str, view: ViewDep) -> dict[str, Any]:
 
 @router.get("/applications")
 async def applications(
-    view: ViewDep, status: Status | None = None, street_id: str | None = None,
+    view: ViewDep, _: Consistent, status: Status | None = None, street_id: str | None = None,
     community_id: str | None = None,
     overdue: Annotated[bool, Query(description="only open ones past their deadline")] = False,
 ) -> dict[str, Any]:
@@ -154,17 +161,21 @@ async def applications(
 
 
 @router.get("/applications/{application_id}")
-async def application(application_id: str, view: ViewDep) -> dict[str, Any]:
+async def application(application_id: str, view: ViewDep,
+                      freshness: FreshnessDep) -> dict[str, Any]:
+    """An application with every step already taken (waits briefly for the read model)."""
+    await freshness.settled(FRONT_DESK, f"application-{application_id}")
     return await view.application(application_id)
 
 
 @router.get("/stations/{community_id}/queue")
-async def station_queue(community_id: str, view: ViewDep,
+async def station_queue(community_id: str, view: ViewDep, _: Consistent,
                         day: date | None = None) -> dict[str, Any]:
     """Today's queue at a community service station (or another day's)."""
     return page(await view.queue(community_id, day or date.today()))
 
 
 @router.get("/consultations")
-async def consultations(view: ViewDep, community_id: str | None = None) -> dict[str, Any]:
+async def consultations(view: ViewDep, _: Consistent,
+                        community_id: str | None = None) -> dict[str, Any]:
     return page(await view.consultations(community_id))

@@ -14,7 +14,8 @@ from shared.streams import ReadModelDatabase, add_projection_agent, create_faust
 def create_worker_app(settings: Settings) -> faust.App:
     app = create_faust_app("intake", settings)
     database = ReadModelDatabase(settings.require_database())
-    add_projection_agent(app, settings.topic("grid"), TerritoryReplica(), database)
+    add_projection_agent(app, settings.topic("grid"), TerritoryReplica(), database,
+                         settings.read_batch_seconds)
     add_projection_agent(app, settings.topic("intake"), FrontDeskProjection(), database,
-                         own_store="intake")
+                         settings.read_batch_seconds, own_store="intake")
     return app
