@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from shared.errors import ConcurrencyConflict, DomainError, JiedaoError
 from shared.store import AppendResult
+
+# Database faults no handler expects: a value PostgreSQL cannot take is the caller's input
+# (422), a lost or refused connection is the dependency down (503).
+DATA_FAULTS = (asyncpg.DataError, asyncpg.ProgramLimitExceededError)
+DATABASE_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                 asyncpg.OperatorInterventionError, asyncpg.TooManyConnectionsError)
 
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", min_length=1, max_length=255,
@@ -17,6 +25,24 @@ IdempotencyKey = Annotated[str | None, Header(
                 "body returns the first answer and writes nothing; the same key with another "
                 "body is refused (422). See shared/idempotency.py.",
 )]
+
+
+class FieldFault(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+    fields: list[FieldFault]
+    current_version: int | None = None  # a concurrency conflict's stream version now
+
+
+class ErrorBody(BaseModel):
+    """The one error body of every service (Open311 paths answer in Open311's format)."""
+
+    error: ErrorDetail
 
 
 def error_body(kind: str, message: str, fields: list[dict[str, str]] | None = None) -> dict:
@@ -53,11 +79,28 @@ async def _jiedao_error(_: Request, exc: JiedaoError) -> JSONResponse:
     return JSONResponse(status_code=status, content=error_body(type(exc).__name__, str(exc)))
 
 
+def database_fault(exc: Exception) -> tuple[int, str] | None:
+    """The status and message of an unexpected database fault, or None if it is not one."""
+    if isinstance(exc, DATA_FAULTS):
+        return 422, f"a value was refused by the database: {exc}"
+    if isinstance(exc, DATABASE_DOWN):
+        return 503, f"the database is unavailable: {type(exc).__name__}"
+    return None
+
+
+async def _database_fault(_: Request, exc: Exception) -> JSONResponse:
+    status, message = database_fault(exc) or (500, str(exc))
+    kind = "invalid_input" if status == 422 else "unavailable"
+    return JSONResponse(status_code=status, content=error_body(kind, message))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid_input)  # type: ignore[arg-type]
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(ConcurrencyConflict, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(JiedaoError, _jiedao_error)  # type: ignore[arg-type]
+    for fault in (*DATA_FAULTS, *DATABASE_DOWN):
+        app.add_exception_handler(fault, _database_fault)  # type: ignore[arg-type]
 
 
 def accepted(stream_id: str, result: AppendResult, **ids: str) -> dict[str, Any]:

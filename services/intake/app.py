@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from services.intake import api, open311, read_api
+from services.intake import api, open311, open311_format, read_api
 from services.intake.calendar import WorkCalendar
 from services.intake.events import registry
 from services.intake.handlers import Intake
@@ -33,4 +33,5 @@ SPEC = ServiceSpec(
     routers=[api.router, read_api.router, open311.router],
     projections=[TerritoryReplica(), FrontDeskProjection()],
     attach=_attach,
+    error_formats={open311.router.prefix + "/": open311_format.refused},
 )

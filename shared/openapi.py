@@ -1,0 +1,71 @@
+"""Every operation's OpenAPI `responses` names each error code it can answer, with the body
+actually sent (shared/http.py's ErrorBody), in place of FastAPI's `{"detail"}` 422:
+
+- every operation: 422 invalid input (the input gate runs before any of them), 503 the
+  database down;
+- an operation with an id in its path, and every command: 404 unknown id;
+- every command (POST, PUT): 409 wrong state for this step, or a concurrent change.
+
+Paths under a prefix with its own error format (Open311) keep the responses their router
+declares and lose FastAPI's 422 (they never send it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI
+
+from shared.http import ErrorBody
+
+COMMANDS = frozenset({"post", "put", "patch", "delete"})
+ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+MEANINGS = {
+    404: "Not found: an id in the path or the body names nothing",
+    409: "Conflict: the step is not allowed in the current state, or another writer changed "
+         "it first",
+    422: "Invalid input: the field at fault and the reason (nothing was written)",
+    503: "A dependency (the database) is unavailable; try again",
+}
+
+
+def document_errors(app: FastAPI, own_format_prefixes: Iterable[str] = ()) -> None:
+    """Make `app.openapi()` declare the error responses above (computed once, then cached)."""
+    build = app.openapi
+    prefixes = tuple(own_format_prefixes)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                if method not in COMMANDS | {"get"}:
+                    continue
+                responses = operation.setdefault("responses", {})
+                if path.startswith(prefixes):
+                    responses.pop("422", None)
+                    continue
+                for code in codes(method, path):
+                    responses[str(code)] = {"description": MEANINGS[code], "content": {
+                        "application/json": {"schema": ERROR_REF}}}
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        components.update(ErrorBody.model_json_schema(
+            ref_template="#/components/schemas/{model}").pop("$defs", {}))
+        components["ErrorBody"] = ErrorBody.model_json_schema(
+            ref_template="#/components/schemas/{model}")
+        components["ErrorBody"].pop("$defs", None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def codes(method: str, path: str) -> list[int]:
+    found = [422, 503]
+    if method in COMMANDS or "{" in path:
+        found.append(404)
+    if method in COMMANDS:
+        found.append(409)
+    return sorted(found)
