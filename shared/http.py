@@ -9,6 +9,8 @@ from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from shared.errors import ConcurrencyConflict, DomainError, JiedaoError
 from shared.store import AppendResult
@@ -94,7 +96,20 @@ async def _database_fault(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status, content=error_body(kind, message))
 
 
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """Starlette's own refusals (no such path, method not allowed) in the one error shape."""
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every route at this path, not only the first one matched
+        methods = {method for route in request.app.router.routes
+                   if route.matches(request.scope)[0] != Match.NONE
+                   for method in getattr(route, "methods", None) or ()}
+        headers["Allow"] = ", ".join(sorted(methods))
+    return JSONResponse(status_code=exc.status_code, headers=headers,
+                        content=error_body("http_error", str(exc.detail)))
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_input)  # type: ignore[arg-type]
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(ConcurrencyConflict, _conflict)  # type: ignore[arg-type]

@@ -92,11 +92,21 @@ def head_faults(scope: Scope) -> list[dict[str, str]]:
 
 def body_faults(kind: str, body: bytes) -> list[dict[str, str]]:
     if kind == "json":
+        if not body.isascii() and not is_utf8(body):
+            return [{"field": "body", "reason": "is not UTF-8 text"}]
         if JSON_SUSPECT.search(body):
             return json_faults(body)
     elif kind == "form" and FORM_SUSPECT.search(body):
         return form_faults(body)
     return []
+
+
+def is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def json_faults(body: bytes) -> list[dict[str, str]]:

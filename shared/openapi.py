@@ -6,6 +6,9 @@ actually sent (shared/http.py's ErrorBody), in place of FastAPI's `{"detail"}` 4
 - an operation with an id in its path, and every command: 404 unknown id;
 - every command (POST, PUT): 409 wrong state for this step, or a concurrent change.
 
+An operation may declare one of these codes itself (e.g. a 404 on a search): it gets the
+error body too. Naming oneself (the `actor` scheme) is optional on every operation.
+
 Paths under a prefix with its own error format (Open311) keep the responses their router
 declares and lose FastAPI's 422 (they never send it)."""
 
@@ -42,13 +45,17 @@ def document_errors(app: FastAPI, own_format_prefixes: Iterable[str] = ()) -> No
             for method, operation in operations.items():
                 if method not in COMMANDS | {"get"}:
                     continue
+                if operation.get("security") == [{"actor": []}]:
+                    operation["security"].append({})  # naming oneself is optional
                 responses = operation.setdefault("responses", {})
                 if path.startswith(prefixes):
                     responses.pop("422", None)
                     continue
-                for code in codes(method, path):
-                    responses[str(code)] = {"description": MEANINGS[code], "content": {
-                        "application/json": {"schema": ERROR_REF}}}
+                declared = {int(c) for c in responses if c.isdigit() and int(c) in MEANINGS}
+                for code in sorted(declared | set(codes(method, path))):
+                    description = responses.get(str(code), {}).get("description")
+                    responses[str(code)] = {"description": description or MEANINGS[code],
+                                            "content": {"application/json": {"schema": ERROR_REF}}}
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for unused in ("HTTPValidationError", "ValidationError"):
             components.pop(unused, None)

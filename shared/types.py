@@ -4,9 +4,11 @@ whatever a command carries, the event store and every read model can hold."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 NO_CONTROLS = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"  # tab and newline allowed, CR not
 ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
@@ -24,6 +26,18 @@ Note = Annotated[str, Field(max_length=500, pattern=NO_CONTROLS,
                             description="Optional free text (may be empty)")]
 LongText = Annotated[str, Field(min_length=1, max_length=2000, pattern=NO_CONTROLS)]
 Identifier = Annotated[str, Field(min_length=4, max_length=32, pattern=ONE_LINE)]
+
+
+
+def _iso_date_only(value: Any) -> Any:
+    """pydantic would also read `0` or `1700000000` as a date (a Unix time); a day is sent as
+    YYYY-MM-DD only."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_date_only)]
 
 
 class Command(BaseModel):

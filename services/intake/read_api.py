@@ -13,6 +13,7 @@ from services.intake.territory import SCHEMA
 from shared.errors import NotFound
 from shared.http import page
 from shared.store import EventStore
+from shared.types import Day
 
 router = APIRouter(tags=["intake (read)"])
 
@@ -160,7 +161,7 @@ async def application(application_id: str, view: ViewDep) -> dict[str, Any]:
 
 @router.get("/stations/{community_id}/queue")
 async def station_queue(community_id: str, view: ViewDep,
-                        day: date | None = None) -> dict[str, Any]:
+                        day: Day | None = None) -> dict[str, Any]:
     """Today's queue at a community service station (or another day's)."""
     return page(await view.queue(community_id, day or date.today()))
 
