@@ -54,6 +54,8 @@ def document_errors(app: FastAPI, own_format_prefixes: Iterable[str] = ()) -> No
                 declared = {int(c) for c in responses if c.isdigit() and int(c) in MEANINGS}
                 for code in sorted(declared | set(codes(method, path))):
                     description = responses.get(str(code), {}).get("description")
+                    if description == "Validation Error":  # FastAPI's, for its own body
+                        description = None
                     responses[str(code)] = {"description": description or MEANINGS[code],
                                             "content": {"application/json": {"schema": ERROR_REF}}}
         components = schema.setdefault("components", {}).setdefault("schemas", {})

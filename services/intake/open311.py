@@ -27,6 +27,7 @@ from services.intake.open311_form import FORM_BODY, REPORTER, Form, check_api_ke
 from services.intake.open311_format import (
     CLOSED,
     OPEN,
+    XML_OR_JSON,
     Open311Error,
     Open311Route,
     application_attributes,
@@ -52,7 +53,8 @@ from shared.http import IdempotencyKey
 from shared.idempotency import Idempotency
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"],
-                   route_class=Open311Route, responses=error_responses(400, 404, 503))
+                   route_class=Open311Route,
+                   responses={**XML_OR_JSON, **error_responses(400, 404, 503)})
 
 WINDOW = timedelta(days=90)  # the spec's default and largest range of GET requests
 LIMIT = 1000  # the spec's default number of requests returned

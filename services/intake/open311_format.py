@@ -145,12 +145,17 @@ class Open311Errors(RootModel[list[Open311ErrorItem]]):
     """Open311's error array (in XML: <errors><error><code/><description/></error></errors>)."""
 
 
+XML = {"text/xml": {"schema": {"type": "string"}}}
+XML_OR_JSON = {200: {"description": "In the format the path's suffix names",
+                     "content": {"application/json": {}, **XML}}}
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     meanings = {400: "Invalid input, or a request that cannot be served (Open311's 400)",
                 403: "api_key missing or invalid", 404: "No such service, request or format",
                 503: "A dependency (the database) is unavailable; try again"}
-    return {code: {"model": Open311Errors, "description": meanings[code],
-                   "content": {"text/xml": {"schema": {"type": "string"}}}} for code in codes}
+    return {code: {"model": Open311Errors, "description": meanings[code], "content": {**XML}}
+            for code in codes}
 
 
 class Open311Route(APIRoute):
