@@ -229,3 +229,10 @@ async def test_a_grid_command_retried_with_its_idempotency_key_answers_first(pla
     assert again.json() == first.json()
     without_key = await grid.post("/streets", json=street)
     assert without_key.status_code == 409
+
+
+async def test_a_review_of_an_unknown_matter_is_404(intake):
+    review = {"department": "legal_affairs", "verdict": "approve"}
+    response = await intake.post("/catalogue/cm.no_such_matter/reviews", json=review)
+    assert response.status_code == 404
+    assert fields_of(response) == ["matter_code"]
