@@ -112,8 +112,8 @@ def is_utf8(body: bytes) -> bool:
 def json_faults(body: bytes) -> list[dict[str, str]]:
     try:
         document = json.loads(body)
-    except ValueError:  # (raw control bytes make JSON invalid): the endpoint says why
-        return [{"field": "body", "reason": "not valid JSON"}]
+    except ValueError:  # e.g. a raw control byte in a string (FastAPI would refuse it too)
+        return [{"field": "body", "reason": "is not valid JSON"}]
     return [fault(path or "body", text, TEXT_CONTROL) for path, text in strings(document, "")
             if TEXT_CONTROL.search(text) or SURROGATE.search(text)]
 
