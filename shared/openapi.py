@@ -43,32 +43,36 @@ def document_errors(app: FastAPI, own_format_prefixes: Iterable[str] = ()) -> No
         schema = build()
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
-                if method not in COMMANDS | {"get"}:
-                    continue
-                if operation.get("security") == [{"actor": []}]:
-                    operation["security"].append({})  # naming oneself is optional
-                responses = operation.setdefault("responses", {})
-                if path.startswith(prefixes):
-                    responses.pop("422", None)
-                    continue
-                declared = {int(c) for c in responses if c.isdigit() and int(c) in MEANINGS}
-                for code in sorted(declared | set(codes(method, path))):
-                    description = responses.get(str(code), {}).get("description")
-                    if description == "Validation Error":  # FastAPI's, for its own body
-                        description = None
-                    responses[str(code)] = {"description": description or MEANINGS[code],
-                                            "content": {"application/json": {"schema": ERROR_REF}}}
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for unused in ("HTTPValidationError", "ValidationError"):
-            components.pop(unused, None)
-        components.update(ErrorBody.model_json_schema(
-            ref_template="#/components/schemas/{model}").pop("$defs", {}))
-        components["ErrorBody"] = ErrorBody.model_json_schema(
-            ref_template="#/components/schemas/{model}")
-        components["ErrorBody"].pop("$defs", None)
+                if method in COMMANDS | {"get"}:
+                    declare(operation, method, path, own_format=path.startswith(prefixes))
+        add_error_schemas(schema.setdefault("components", {}).setdefault("schemas", {}))
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def declare(operation: dict[str, Any], method: str, path: str, *, own_format: bool) -> None:
+    if operation.get("security") == [{"actor": []}]:
+        operation["security"].append({})  # naming oneself is optional
+    responses = operation.setdefault("responses", {})
+    if own_format:
+        responses.pop("422", None)
+        return
+    declared = {int(c) for c in responses if c.isdigit() and int(c) in MEANINGS}
+    for code in sorted(declared | set(codes(method, path))):
+        description = responses.get(str(code), {}).get("description")
+        if description == "Validation Error":  # FastAPI's, for its own body
+            description = None
+        responses[str(code)] = {"description": description or MEANINGS[code],
+                                "content": {"application/json": {"schema": ERROR_REF}}}
+
+
+def add_error_schemas(components: dict[str, Any]) -> None:
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(body.pop("$defs", {}))
+    components["ErrorBody"] = body
 
 
 def codes(method: str, path: str) -> list[int]:
