@@ -85,9 +85,14 @@ def head_faults(scope: Scope) -> list[dict[str, str]]:
                                     CONTROL))
     headers = b"\t".join(name + b"\t" + value for name, value in scope["headers"])
     if HEADER_REFUSED.search(headers):
-        faults += [fault(name.decode("latin-1"), (name + value).decode("latin-1"), HEADER_TEXT)
+        faults += [fault(header_name(name), (name + value).decode("latin-1"), HEADER_TEXT)
                    for name, value in scope["headers"] if HEADER_REFUSED.search(name + value)]
     return faults
+
+
+def header_name(raw: bytes) -> str:
+    """`x-actor-id` as the API documents it: `X-Actor-Id`."""
+    return "-".join(part.capitalize() for part in raw.decode("latin-1").split("-"))
 
 
 def body_faults(kind: str, body: bytes) -> list[dict[str, str]]:
