@@ -16,6 +16,8 @@ from uuid import UUID
 
 import orjson
 
+from shared.errors import DomainError
+
 GENESIS_HASH = bytes(32)
 
 
@@ -68,6 +70,46 @@ class NewEvent:
     scope: Scope = Scope()
     correlation_id: UUID | None = None
     causation_id: UUID | None = None
+    # The data as stored (JSON, sorted keys), made and checked once here: treat `data` as
+    # final once the event is made.
+    data_json: bytes = field(default=b"", repr=False)
+
+    def __post_init__(self) -> None:
+        self.data_json = storable_json(self.data)
+        texts = (self.actor.user_id, self.actor.role, self.scope.street_id,
+                 self.scope.community_id, self.scope.grid_id)
+        if any(text and "\x00" in text for text in texts):
+            raise DomainError("the actor or scope contains a NUL character", field="actor")
+
+
+def storable_json(data: dict[str, Any]) -> bytes:
+    """`data` as JSON with sorted keys, refused (a 422) if the store or a read model could not
+    hold it: PostgreSQL's text and jsonb take no NUL character and no lone surrogate."""
+    try:
+        raw = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:
+        if "surrogates" not in str(exc):
+            raise
+        raise DomainError(f"the event's data holds a lone surrogate: {exc}") from exc
+    if b"\\u0000" in raw and (field_at := _nul_at(data, "")) is not None:
+        raise DomainError("contains a NUL character, which cannot be stored",
+                          field=field_at or "data")
+    return raw
+
+
+def _nul_at(value: Any, path: str) -> str | None:
+    """Where the first string holding a NUL is (a key counts as its own place), or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        place = f"{path}.{key}" if path else str(key)
+        if "\x00" in str(key):
+            return place
+        if (found := _nul_at(item, place)) is not None:
+            return found
+    return None
 
 
 @dataclass(slots=True)
@@ -142,6 +184,7 @@ def seal(
         causation_id=event.causation_id,
         data=event.data,
         prev_hash=prev_hash,
+        _data_json=event.data_json or None,
     )
     envelope.hash = envelope.computed_hash()
     return envelope

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from shared.errors import ConcurrencyConflict, DomainError, JiedaoError
 from shared.freshness import consistency_token
 from shared.store import AppendResult
+
+# Database faults no handler expects: a value PostgreSQL cannot take is the caller's input
+# (422), a lost or refused connection is the dependency down (503).
+DATA_FAULTS = (asyncpg.DataError, asyncpg.ProgramLimitExceededError)
+DATABASE_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                 asyncpg.OperatorInterventionError, asyncpg.TooManyConnectionsError)
 
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", min_length=1, max_length=255,
@@ -18,6 +28,24 @@ IdempotencyKey = Annotated[str | None, Header(
                 "body returns the first answer and writes nothing; the same key with another "
                 "body is refused (422). See shared/idempotency.py.",
 )]
+
+
+class FieldFault(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+    fields: list[FieldFault]
+    current_version: int | None = None  # a concurrency conflict's stream version now
+
+
+class ErrorBody(BaseModel):
+    """The one error body of every service (Open311 paths answer in Open311's format)."""
+
+    error: ErrorDetail
 
 
 def error_body(kind: str, message: str, fields: list[dict[str, str]] | None = None) -> dict:
@@ -54,11 +82,41 @@ async def _jiedao_error(_: Request, exc: JiedaoError) -> JSONResponse:
     return JSONResponse(status_code=status, content=error_body(type(exc).__name__, str(exc)))
 
 
+def database_fault(exc: Exception) -> tuple[int, str] | None:
+    """The status and message of an unexpected database fault, or None if it is not one."""
+    if isinstance(exc, DATA_FAULTS):
+        return 422, f"a value was refused by the database: {exc}"
+    if isinstance(exc, DATABASE_DOWN):
+        return 503, f"the database is unavailable: {type(exc).__name__}"
+    return None
+
+
+async def _database_fault(_: Request, exc: Exception) -> JSONResponse:
+    status, message = database_fault(exc) or (500, str(exc))
+    kind = "invalid_input" if status == 422 else "unavailable"
+    return JSONResponse(status_code=status, content=error_body(kind, message))
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """Starlette's own refusals (no such path, method not allowed) in the one error shape."""
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every route at this path, not only the first one matched
+        methods = {method for route in request.app.router.routes
+                   if route.matches(request.scope)[0] != Match.NONE
+                   for method in getattr(route, "methods", None) or ()}
+        headers["Allow"] = ", ".join(sorted(methods))
+    return JSONResponse(status_code=exc.status_code, headers=headers,
+                        content=error_body("http_error", str(exc.detail)))
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_input)  # type: ignore[arg-type]
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(ConcurrencyConflict, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(JiedaoError, _jiedao_error)  # type: ignore[arg-type]
+    for fault in (*DATA_FAULTS, *DATABASE_DOWN):
+        app.add_exception_handler(fault, _database_fault)  # type: ignore[arg-type]
 
 
 def accepted(stream_id: str, result: AppendResult, **ids: str) -> dict[str, Any]:

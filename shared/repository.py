@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol, TypeVar
 from uuid import UUID
 
-from shared.envelope import Actor
+from shared.envelope import Actor, Envelope
 from shared.errors import ConcurrencyConflict, DomainError, StaleRead
 from shared.events import DomainEvent, EventRegistry
 from shared.idempotency import Idempotency
@@ -37,10 +37,32 @@ class Repository:
 
     async def load(self, aggregate: A) -> A:
         """`aggregate` (freshly made, empty) with its stream's events applied."""
-        for envelope in await self.store.read_stream(aggregate.stream_id):
+        return self._replayed(aggregate, await self.store.read_stream(aggregate.stream_id))
+
+    def _replayed(self, aggregate: A, envelopes: list[Envelope]) -> A:
+        for envelope in envelopes:
             aggregate.apply(self.registry.from_envelope(envelope))
             aggregate.version = envelope.stream_version
         return aggregate
+
+    async def act(
+        self,
+        aggregate: A,
+        decide: Callable[[A], list[DomainEvent]],
+        *,
+        actor: Actor,
+        expected_version: int | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> AppendResult:
+        """The one shape of a command on one aggregate: load it, let `decide` choose, save.
+        A retry under an Idempotency-Key already used on this stream gets the first answer
+        without deciding again (the step may no longer be allowed now that it was taken)."""
+        envelopes = await self.store.read_stream(aggregate.stream_id)
+        if idempotency and (done := idempotency.earlier(aggregate.stream_id, envelopes)):
+            return done
+        aggregate = self._replayed(aggregate, envelopes)
+        return await self.save(aggregate, decide(aggregate), actor=actor,
+                               expected_version=expected_version, idempotency=idempotency)
 
     async def decide(self, attempt: Callable[[References], Awaitable[T]]) -> T:
         """Run a command whose decision reads other aggregates (e.g. a filing reads the
@@ -78,6 +100,8 @@ class Repository:
             raise ConcurrencyConflict(aggregate.stream_id, expected_version, aggregate.version)
         if not events:
             return AppendResult(version=aggregate.version, positions=[])
+        if idempotency is not None:
+            correlation_id = idempotency.correlation_id(aggregate.stream_id)
         new = [
             self.registry.to_new_event(e, actor=actor, correlation_id=correlation_id)
             for e in events
@@ -88,22 +112,21 @@ class Repository:
                 event.id = event_id
         self.references.forget([aggregate.stream_id])
 
-        for _ in range(2):
-            try:
-                return await self.store.append(aggregate.stream_id, aggregate.version, new,
-                                               read=read.versions() if read else None)
-            except StaleRead as stale:
-                self.references.forget(stale.moved)
+        try:
+            return await self.store.append(aggregate.stream_id, aggregate.version, new,
+                                           read=read.versions() if read else None)
+        except StaleRead as stale:
+            self.references.forget(stale.moved)
+            raise
+        except ConcurrencyConflict:
+            if idempotency is None:
                 raise
-            except ConcurrencyConflict:
-                if idempotency is None:
-                    raise
-                # With a key: a twin of this request in the same flush may have stored it a
-                # moment ago (trying again finds it); if not, the key was used for another
-                # request.
-        assert idempotency is not None
-        raise DomainError(f"Idempotency-Key {idempotency.key!r} was used for a different "
-                          "request", field="Idempotency-Key")
+            # With a key: a twin of this request may have stored it a moment ago (the first
+            # answer), or the key was used for another request (422); else a real conflict.
+            stored = await self.store.read_stream(aggregate.stream_id)
+            if (done := idempotency.earlier(aggregate.stream_id, stored)) is None:
+                raise
+            return done
 
 
 class ReferenceCache:

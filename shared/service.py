@@ -16,6 +16,8 @@ from shared.db import create_pool
 from shared.events import EventRegistry
 from shared.freshness import Freshness
 from shared.http import install_error_handlers
+from shared.inputs import InputGuard, Refusal
+from shared.openapi import document_errors
 from shared.projection import Projection
 from shared.repository import Repository
 from shared.settings import Settings, get_settings
@@ -33,6 +35,9 @@ class ServiceSpec:
     replicas: list[Projection] = field(default_factory=list)
     # Puts handler contexts and views on app.state once the pool and store exist.
     attach: Callable[[Any, asyncpg.Pool, Settings], None] = lambda state, pool, settings: None
+    # Path prefixes whose errors have their own format (e.g. Open311's), with how the input
+    # gate refuses a request there; their routers declare their own error responses.
+    error_formats: dict[str, Refusal] = field(default_factory=dict)
 
 
 def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
@@ -68,6 +73,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     app = FastAPI(title=spec.title, lifespan=lifespan,
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     install_error_handlers(app)
+    app.add_middleware(InputGuard, refusals=spec.error_formats)
     for router in spec.routers:
         app.include_router(router)
     app.include_router(operations.router)
@@ -78,4 +84,5 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         """JSON Schema of every event type this service emits."""
         return spec.registry.json_schemas()
 
+    document_errors(app, spec.error_formats)
     return app

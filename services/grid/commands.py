@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Code = Annotated[
-    str,
-    Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$",
-          description="Stable lowercase code, e.g. `jianshelu` or `jianshelu.dianzikeda.g01`"),
-]
-NameZh = Annotated[str, Field(min_length=1, max_length=64)]
-NameEn = Annotated[str, Field(min_length=1, max_length=128)]
+from shared.types import Code, Command, Name, NameEn
+
+NameZh = Name
+MAX_HOUSEHOLDS = 1_000_000  # far above any grid; keeps the count an SQL integer
 StreetKind = Literal["urban", "agriculture_related"]
 MemberRole = Literal["coordinator", "student_volunteer", "two_committees_member"]
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RegisterStreet(Command):
@@ -63,18 +56,19 @@ class DrawGrid(Command):
     community_id: Code
     name_zh: NameZh
     name_en: NameEn
-    households: int = Field(ge=0, description="Households in the grid; at least 300")
+    households: int = Field(ge=0, le=MAX_HOUSEHOLDS,
+                            description="Households in the grid; at least 300")
     boundary: GeoJsonPolygon
     illustrative: bool = Field(description="True for generated (not surveyed) grids")
 
 
 class RecountHouseholds(Command):
-    households: int = Field(ge=0)
+    households: int = Field(ge=0, le=MAX_HOUSEHOLDS)
 
 
 class EnrollMember(Command):
     member_id: Code
-    name: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Name
     role: MemberRole
 
 

@@ -138,7 +138,7 @@ class Grid:
     def assign_manager(self, command: AssignManager) -> list[DomainEvent]:
         self._require()
         if command.member_id not in self.members:
-            raise DomainError(f"{command.member_id} is not a member of grid {self.grid_id}",
+            raise NotFound(f"{command.member_id} is not a member of grid {self.grid_id}",
                               field="member_id")
         if command.member_id == self.manager_id:
             return []  # already the manager: nothing changes

@@ -121,7 +121,7 @@ async def get_grid(grid_id: str, view: ViewDep, freshness: FreshnessDep) -> dict
     return await view.grid(grid_id)
 
 
-@router.get("/locate")
+@router.get("/locate", responses={404: {"description": "No grid contains the point"}})
 async def locate(
     view: ViewDep, _: Consistent,
     lon: Annotated[float, Query(ge=-180, le=180, description="longitude")],

@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from services.intake import api, open311, read_api
+from services.intake import api, open311, open311_format, read_api
 from services.intake.calendar import WorkCalendar
 from services.intake.events import registry
 from services.intake.handlers import Intake
@@ -34,4 +34,5 @@ SPEC = ServiceSpec(
     projections=[FrontDeskProjection()],
     replicas=[TerritoryReplica()],
     attach=_attach,
+    error_formats={open311.router.prefix + "/": open311_format.refused},
 )

@@ -117,6 +117,8 @@ class Matter:
         return [MatterWithdrawn(matter_code=code, proposal_no=n)]
 
     def _pending(self, step: str) -> Proposal:
+        if self.proposals == 0:
+            raise NotFound(f"no matter {self.matter_code!r}", field="matter_code")
         if self.pending is None:
             raise WrongOrder(f"nothing to {step}: no proposal for {self.matter_code} is open",
                              field="matter_code")

@@ -6,16 +6,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-Code = Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+from shared.types import Code, Command, Identifier, LongText, Name, Note, Text
+
 Level = Literal["street", "community", "district"]
 Delegation = Literal["authorization", "entrustment"]
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Department(Command):
@@ -81,7 +77,7 @@ class ProposeMatter(Command):
 class ReviewProposal(Command):
     department: Code
     verdict: Literal["approve", "object"]
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Note = ""
 
     @model_validator(mode="after")
     def objection_has_reason(self) -> ReviewProposal:
@@ -94,13 +90,13 @@ class DecideProposal(Command):
     """The district government's decision, after all reviews approve."""
 
     decision: Literal["approve", "reject"]
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Note = ""
 
 
 class Applicant(Command):
-    name: Annotated[str, Field(min_length=1, max_length=64)]
-    id_number: Annotated[str, Field(min_length=4, max_length=32)]
-    phone: Annotated[str, Field(min_length=5, max_length=32)] | None = None
+    name: Name
+    id_number: Identifier
+    phone: Annotated[Identifier, Field(min_length=5)] | None = None
 
 
 class Location(Command):
@@ -123,7 +119,7 @@ class ReturnApplication(Command):
     """Returned for missing materials (the station lists them)."""
 
     missing: list[Code] = Field(min_length=1)
-    note: Annotated[str, Field(max_length=500)] = ""
+    note: Note = ""
 
 
 class ResubmitMaterials(Command):
@@ -131,7 +127,7 @@ class ResubmitMaterials(Command):
 
 
 class AcceptApplication(Command):
-    note: Annotated[str, Field(max_length=500)] = ""
+    note: Note = ""
 
 
 class CompleteApplication(Command):
@@ -146,7 +142,7 @@ class RecordConsultation(Command):
     community_id: Code
     topic: Text
     matter_code: Code | None = None
-    answer: Annotated[str, Field(min_length=1, max_length=2000)]
+    answer: LongText
     answered_by: Text
 
 

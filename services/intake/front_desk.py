@@ -35,7 +35,7 @@ from services.intake.events import (
     MaterialsResubmitted,
     ProblemReported,
 )
-from shared.errors import DomainError, WrongOrder
+from shared.errors import DomainError, NotFound, WrongOrder
 from shared.events import DomainEvent
 
 
@@ -135,7 +135,7 @@ class Application:
 
     def _require_status(self, allowed: set[str], step: str) -> None:
         if self.status is None:
-            raise DomainError(f"no application {self.application_id!r}", field="application_id")
+            raise NotFound(f"no application {self.application_id!r}", field="application_id")
         if self.status not in allowed:
             raise WrongOrder(f"application {self.application_id} is {self.status}; it cannot "
                              f"be {step} now", field="status")

@@ -19,7 +19,7 @@ from services.intake.commands import (
 from services.intake.front_desk import Application, Consultation, ProblemReport
 from services.intake.territory import TerritoryLookup
 from shared.envelope import Actor, new_event_id
-from shared.errors import DomainError
+from shared.errors import NotFound
 from shared.events import DomainEvent
 from shared.idempotency import Idempotency
 from shared.repository import References, Repository
@@ -44,23 +44,23 @@ class Intake:
 # -- the catalogue's admission procedure ------------------------------------------------------
 
 
-async def propose_matter(intake: Intake, command: ProposeMatter, actor: Actor) -> AppendResult:
-    matter = await intake.repo.load(Matter(command.matter_code))
-    return await intake.repo.save(matter, matter.propose(command), actor=actor)
+async def propose_matter(intake: Intake, command: ProposeMatter, actor: Actor,
+                         idempotency: Idempotency | None = None) -> AppendResult:
+    return await intake.repo.act(Matter(command.matter_code),
+                                 lambda matter: matter.propose(command), actor=actor,
+                                 idempotency=idempotency)
 
 
-async def review_proposal(
-    intake: Intake, matter_code: str, command: ReviewProposal, actor: Actor
-) -> AppendResult:
-    matter = await intake.repo.load(Matter(matter_code))
-    return await intake.repo.save(matter, matter.review(command), actor=actor)
+async def review_proposal(intake: Intake, matter_code: str, command: ReviewProposal,
+                          actor: Actor, idempotency: Idempotency | None = None) -> AppendResult:
+    return await intake.repo.act(Matter(matter_code), lambda matter: matter.review(command),
+                                 actor=actor, idempotency=idempotency)
 
 
-async def decide_proposal(
-    intake: Intake, matter_code: str, command: DecideProposal, actor: Actor
-) -> AppendResult:
-    matter = await intake.repo.load(Matter(matter_code))
-    return await intake.repo.save(matter, matter.decide(command), actor=actor)
+async def decide_proposal(intake: Intake, matter_code: str, command: DecideProposal,
+                          actor: Actor, idempotency: Idempotency | None = None) -> AppendResult:
+    return await intake.repo.act(Matter(matter_code), lambda matter: matter.decide(command),
+                                 actor=actor, idempotency=idempotency)
 
 
 # -- the front desk ----------------------------------------------------------------------------
@@ -72,7 +72,7 @@ async def file_application(
 ) -> tuple[str, AppendResult]:
     place = await intake.territory.locate(command.location.lon, command.location.lat)
     if await intake.territory.street_of(command.community_id) is None:
-        raise DomainError(f"no community {command.community_id!r}", field="community_id")
+        raise NotFound(f"no community {command.community_id!r}", field="community_id")
 
     async def attempt(references: References) -> tuple[str, AppendResult]:
         matter = await references.load(Matter(command.matter_code))
@@ -91,10 +91,11 @@ async def act_on_application(
     application_id: str,
     decide: Callable[[Application], list[DomainEvent]],
     actor: Actor,
+    idempotency: Idempotency | None = None,
 ) -> AppendResult:
     """Every later step of an application: load it, let `decide` choose, save."""
-    application = await intake.repo.load(Application(application_id))
-    return await intake.repo.save(application, decide(application), actor=actor)
+    return await intake.repo.act(Application(application_id), decide, actor=actor,
+                                 idempotency=idempotency)
 
 
 async def record_consultation(
@@ -103,7 +104,7 @@ async def record_consultation(
 ) -> tuple[str, AppendResult]:
     street_id = await intake.territory.street_of(command.community_id)
     if street_id is None:
-        raise DomainError(f"no community {command.community_id!r}", field="community_id")
+        raise NotFound(f"no community {command.community_id!r}", field="community_id")
 
     async def attempt(references: References) -> tuple[str, AppendResult]:
         matter = None
@@ -121,10 +122,12 @@ async def record_consultation(
 async def report_problem(
     intake: Intake, *, problem_type: str, description: str, lon: float, lat: float,
     address: str, reporter: dict[str, str], actor: Actor,
+    idempotency: Idempotency | None = None,
 ) -> tuple[str, AppendResult]:
     place = await intake.territory.locate(lon, lat)
-    problem = ProblemReport(new_id())
+    problem = ProblemReport(idempotency.new_id() if idempotency else new_id())
     location: dict[str, Any] = {"lon": lon, "lat": lat}
     events = problem.report(problem_type=problem_type, description=description, place=place,
                             location=location, address=address, reporter=reporter)
-    return problem.problem_id, await intake.repo.save(problem, events, actor=actor)
+    return problem.problem_id, await intake.repo.save(problem, events, actor=actor,
+                                                      idempotency=idempotency)

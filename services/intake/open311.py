@@ -10,12 +10,9 @@ in `open311_format`.
 
 from __future__ import annotations
 
-import hmac
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
@@ -26,9 +23,11 @@ from services.intake.catalogue import Matter
 from services.intake.commands import FileApplication, Location
 from services.intake.front_desk import Application
 from services.intake.handlers import Intake
+from services.intake.open311_form import FORM_BODY, REPORTER, Form, check_api_key, parse_form
 from services.intake.open311_format import (
     CLOSED,
     OPEN,
+    XML_OR_JSON,
     Open311Error,
     Open311Route,
     application_attributes,
@@ -36,6 +35,7 @@ from services.intake.open311_format import (
     application_request,
     check_format,
     discovery,
+    error_responses,
     material_names,
     matter_definition,
     matter_service,
@@ -50,13 +50,15 @@ from services.intake.problem_types import BY_CODE, PROBLEM_TYPES, ProblemType
 from services.intake.read_api import FRONT_DESK, Consistent, FrontDeskView, ViewDep
 from shared.envelope import Actor
 from shared.freshness import Freshness, FreshnessDep
+from shared.http import IdempotencyKey
+from shared.idempotency import Idempotency
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"],
-                   route_class=Open311Route)
+                   route_class=Open311Route,
+                   responses={**XML_OR_JSON, **error_responses(400, 404, 503)})
 
 WINDOW = timedelta(days=90)  # the spec's default and largest range of GET requests
 LIMIT = 1000  # the spec's default number of requests returned
-REPORTER = ("email", "phone", "first_name", "last_name", "device_id", "account_id")
 Listed = Annotated[list[str] | None, Query(description="comma-separated, or repeated")]
 Jurisdiction = Annotated[str | None, Query(description="ignored: one jurisdiction is served")]
 
@@ -101,75 +103,27 @@ async def get_service_definition(service_code: str, format: str, view: ViewDep,
 
 # -- POST a service request ------------------------------------------------------------------
 
-ATTRIBUTE = re.compile(r"attribute\[([^\[\]]+)\](\[\])?")
-FORM_FIELDS = ("api_key", "service_code", "lat", "long", "address_string", "address_id",
-               "description", "media_url", *REPORTER)
-FORM_BODY = {"requestBody": {"required": True, "content": {
-    "application/x-www-form-urlencoded": {"schema": {
-        "type": "object", "required": ["api_key", "service_code"],
-        "properties": {name: {"type": "string"} for name in FORM_FIELDS},
-        "additionalProperties": {"type": "string",
-                                 "description": "attribute[CODE]=value, attribute[CODE][]=v"},
-    }}}}}
-
-
-@dataclass
-class Form:
-    """A form-encoded POST: its fields, and its attributes (each a list of values)."""
-
-    fields: dict[str, str]
-    attributes: dict[str, list[str]]
-
-    def get(self, name: str) -> str | None:
-        return self.fields.get(name)
-
-
-@router.post("/requests.{format}", openapi_extra=FORM_BODY)
-async def post_request(format: str, request: Request, intake: IntakeDep) -> Response:
-    """File an application for a matter, or report a problem; nothing is written on error."""
+@router.post("/requests.{format}", openapi_extra=FORM_BODY, responses=error_responses(403))
+async def post_request(format: str, request: Request, intake: IntakeDep,
+                       idempotency_key: IdempotencyKey = None) -> Response:
+    """File an application for a matter, or report a problem; nothing is written on error.
+    An Idempotency-Key belongs to the api_key that sends it."""
     fmt = check_format(format)
     form = parse_form(request.headers.get("content-type", ""), await request.body())
     check_api_key(form.get("api_key"), request.app.state.open311_api_keys)
     code = form.get("service_code")
     if code is None:
         raise Open311Error(400, "service_code: required (see services.xml)")
+    key = Idempotency.of(idempotency_key, form.request(), f"open311:{form.get('api_key')}")
     if code in BY_CODE:
-        created = await post_problem(intake, form, BY_CODE[code])
+        created = await post_problem(intake, form, BY_CODE[code], key)
     else:
-        created = await post_application(intake, form, code)
+        created = await post_application(intake, form, code, key)
     return render(fmt, "service_requests", [created])
 
 
-def parse_form(content_type: str, body: bytes) -> Form:
-    """Blank values count as not sent (the spec's optional arguments)."""
-    if not content_type.lower().startswith("application/x-www-form-urlencoded"):
-        raise Open311Error(400, "Content-Type: a service request is posted as "
-                                "application/x-www-form-urlencoded; charset=utf-8")
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise Open311Error(400, f"body: not a UTF-8 form of at most 200 fields ({exc})") from exc
-    form = Form({}, {})
-    for key, value in ((k, v.strip()) for k, v in pairs if v.strip()):
-        if not key.startswith("attribute"):
-            form.fields[key] = value
-        elif match := ATTRIBUTE.fullmatch(key):
-            form.attributes.setdefault(match[1], []).append(value)
-        else:
-            raise Open311Error(400, f"{key}: send attribute[CODE]=value, or "
-                                    "attribute[CODE][]=value for each value of a list")
-    return form
-
-
-def check_api_key(api_key: str | None, keys: set[str]) -> None:
-    if api_key is None:
-        raise Open311Error(403, "api_key: missing; posting a service request needs an API key")
-    if not any(hmac.compare_digest(api_key.encode(), key.encode()) for key in keys):
-        raise Open311Error(403, "api_key: invalid api_key received -- can't proceed with "
-                                "create_request")
-
-
-async def post_application(intake: Intake, form: Form, code: str) -> dict[str, Any]:
+async def post_application(intake: Intake, form: Form, code: str,
+                           idempotency: Idempotency | None) -> dict[str, Any]:
     matter = await intake.repo.load(Matter(code))
     if matter.terms is None:  # never proposed, still under review, or withdrawn
         raise Open311Error(404, f"service_code: {code!r} is not a service (see services.xml)")
@@ -179,7 +133,8 @@ async def post_application(intake: Intake, form: Form, code: str) -> dict[str, A
     command = filing(form, code, terms, location, errors)
     if errors or command is None:
         raise Open311Error(400, *errors)
-    application_id, _ = await handlers.file_application(intake, command, actor_of(form))
+    application_id, _ = await handlers.file_application(intake, command, actor_of(form),
+                                                        idempotency)
     filed = await intake.repo.load(Application(application_id))
     assert filed.deadline is not None
     notice = application_notice(terms["level"], terms["department"], filed.deadline)
@@ -188,7 +143,8 @@ async def post_application(intake: Intake, form: Form, code: str) -> dict[str, A
     return created(application_id, notice, form)
 
 
-async def post_problem(intake: Intake, form: Form, kind: ProblemType) -> dict[str, Any]:
+async def post_problem(intake: Intake, form: Form, kind: ProblemType,
+                       idempotency: Idempotency | None) -> dict[str, Any]:
     errors = check_common(form)
     location = read_location(form, errors)
     errors += [f"attribute[{code}]: {kind.code} has no attributes" for code in form.attributes]
@@ -198,7 +154,7 @@ async def post_problem(intake: Intake, form: Form, kind: ProblemType) -> dict[st
     problem_id, _ = await handlers.report_problem(
         intake, problem_type=kind.code, description=form.get("description") or "",
         lon=location.lon, lat=location.lat, address=form.get("address_string") or "",
-        reporter=reporter, actor=actor_of(form),
+        reporter=reporter, actor=actor_of(form), idempotency=idempotency,
     )
     place = await intake.territory.locate(location.lon, location.lat)
     assert place is not None  # the report was accepted, so it lies in a grid

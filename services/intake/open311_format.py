@@ -15,10 +15,11 @@ import orjson
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import ValidationError
+from pydantic import BaseModel, RootModel, ValidationError
 
 from services.intake.problem_types import BY_CODE, GROUP, ProblemType
-from shared.errors import DomainError, JiedaoError, NotFound
+from shared.errors import DomainError, JiedaoError, NotFound, StoreUnavailable
+from shared.http import database_fault
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 TZ = ZoneInfo("Asia/Shanghai")  # the district's local time, as the ±HH:MM offset of w3 dates
@@ -85,6 +86,9 @@ PARAMETERS = {
 }
 
 
+FOUND_BY_ID = (None, "service_code", "service_request_id", "token")  # Open311's 404s
+
+
 def described(field: str | None, reason: str) -> str:
     return f"{PARAMETERS.get(field, field)}: {reason}" if field else reason
 
@@ -98,11 +102,16 @@ def validation_descriptions(errors: list[Any]) -> list[str]:
 
 def as_open311(exc: Exception) -> Open311Error | None:
     """404 for what does not exist, 403 for api_key (raised as such), 503 for a dependency
-    down (e.g. a read model that stays behind), 400 for the rest."""
+    down (the database, or a read model that stays behind), 400 for the rest (invalid input
+    included: Open311's code for it)."""
+    if (fault := database_fault(exc)) is not None:
+        return Open311Error(400 if fault[0] == 422 else 503, fault[1])
     match exc:
         case Open311Error():
             return exc
-        case NotFound():
+        case StoreUnavailable():
+            return Open311Error(503, str(exc))
+        case NotFound() if PARAMETERS.get(exc.field, exc.field) in FOUND_BY_ID:
             return Open311Error(404, described(exc.field, exc.reason))
         case DomainError():
             return Open311Error(400, described(exc.field, exc.reason))
@@ -120,6 +129,36 @@ def error_response(request: Request, error: Open311Error) -> Response:
     suffix = request.url.path.rpartition(".")[2]
     errors = [{"code": error.status, "description": d} for d in error.descriptions]
     return render(suffix if suffix in MEDIA_TYPES else "xml", "errors", errors, error.status)
+
+
+def refused(path: str, fields: list[dict[str, str]]) -> Response:
+    """The input gate's refusal (shared/inputs.py) on an Open311 path: 400, Open311's code
+    for invalid input, as an error array."""
+    errors = [{"code": 400, "description": described(f["field"], f["reason"])} for f in fields]
+    suffix = path.rpartition(".")[2]
+    return render(suffix if suffix in MEDIA_TYPES else "xml", "errors", errors, 400)
+
+
+class Open311ErrorItem(BaseModel):
+    code: int
+    description: str
+
+
+class Open311Errors(RootModel[list[Open311ErrorItem]]):
+    """Open311's error array (in XML: <errors><error><code/><description/></error></errors>)."""
+
+
+XML = {"text/xml": {"schema": {"type": "string"}}}
+XML_OR_JSON = {200: {"description": "In the format the path's suffix names",
+                     "content": {"application/json": {}, **XML}}}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    meanings = {400: "Invalid input, or a request that cannot be served (Open311's 400)",
+                403: "api_key missing or invalid", 404: "No such service, request or format",
+                503: "A dependency (the database) is unavailable; try again"}
+    return {code: {"model": Open311Errors, "description": meanings[code], "content": {**XML}}
+            for code in codes}
 
 
 class Open311Route(APIRoute):

@@ -15,6 +15,7 @@ from shared.errors import NotFound
 from shared.freshness import FreshnessDep, after_tokens
 from shared.http import page
 from shared.store import EventStore
+from shared.types import Day
 
 router = APIRouter(tags=["intake (read)"])
 
@@ -170,7 +171,7 @@ async def application(application_id: str, view: ViewDep,
 
 @router.get("/stations/{community_id}/queue")
 async def station_queue(community_id: str, view: ViewDep, _: Consistent,
-                        day: date | None = None) -> dict[str, Any]:
+                        day: Day | None = None) -> dict[str, Any]:
     """Today's queue at a community service station (or another day's)."""
     return page(await view.queue(community_id, day or date.today()))
 

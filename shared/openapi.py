@@ -1,0 +1,84 @@
+"""Every operation's OpenAPI `responses` names each error code it can answer, with the body
+actually sent (shared/http.py's ErrorBody), in place of FastAPI's `{"detail"}` 422:
+
+- every operation: 422 invalid input (the input gate runs before any of them), 503 the
+  database down;
+- an operation with an id in its path, and every command: 404 unknown id;
+- every command (POST, PUT): 409 wrong state for this step, or a concurrent change.
+
+An operation may declare one of these codes itself (e.g. a 404 on a search): it gets the
+error body too. Naming oneself (the `actor` scheme) is optional on every operation.
+
+Paths under a prefix with its own error format (Open311) keep the responses their router
+declares and lose FastAPI's 422 (they never send it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI
+
+from shared.http import ErrorBody
+
+COMMANDS = frozenset({"post", "put", "patch", "delete"})
+ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+MEANINGS = {
+    404: "Not found: an id in the path or the body names nothing",
+    409: "Conflict: the step is not allowed in the current state, or another writer changed "
+         "it first",
+    422: "Invalid input: the field at fault and the reason (nothing was written)",
+    503: "A dependency (the database) is unavailable; try again",
+}
+
+
+def document_errors(app: FastAPI, own_format_prefixes: Iterable[str] = ()) -> None:
+    """Make `app.openapi()` declare the error responses above (computed once, then cached)."""
+    build = app.openapi
+    prefixes = tuple(own_format_prefixes)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                if method in COMMANDS | {"get"}:
+                    declare(operation, method, path, own_format=path.startswith(prefixes))
+        add_error_schemas(schema.setdefault("components", {}).setdefault("schemas", {}))
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def declare(operation: dict[str, Any], method: str, path: str, *, own_format: bool) -> None:
+    if operation.get("security") == [{"actor": []}]:
+        operation["security"].append({})  # naming oneself is optional
+    responses = operation.setdefault("responses", {})
+    if own_format:
+        responses.pop("422", None)
+        return
+    declared = {int(c) for c in responses if c.isdigit() and int(c) in MEANINGS}
+    for code in sorted(declared | set(codes(method, path))):
+        description = responses.get(str(code), {}).get("description")
+        if description == "Validation Error":  # FastAPI's, for its own body
+            description = None
+        responses[str(code)] = {"description": description or MEANINGS[code],
+                                "content": {"application/json": {"schema": ERROR_REF}}}
+
+
+def add_error_schemas(components: dict[str, Any]) -> None:
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(body.pop("$defs", {}))
+    components["ErrorBody"] = body
+
+
+def codes(method: str, path: str) -> list[int]:
+    found = [422, 503]
+    if method in COMMANDS or "{" in path:
+        found.append(404)
+    if method in COMMANDS:
+        found.append(409)
+    return sorted(found)

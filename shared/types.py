@@ -1,0 +1,46 @@
+"""The input types every command model uses: stable codes, names and free text. Text admits
+no control characters but tab and newline (the edge refuses them too: shared/inputs.py), so
+whatever a command carries, the event store and every read model can hold."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+NO_CONTROLS = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"  # tab and newline allowed, CR not
+ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+Code = Annotated[str, Field(
+    min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+    description="Stable lowercase code, e.g. `jianshelu` or `jianshelu.dianzikeda.g01`",
+)]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=ONE_LINE,
+                            description="A person's or place's name, one line")]
+NameEn = Annotated[str, Field(min_length=1, max_length=128, pattern=ONE_LINE)]
+Text = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROLS,
+                            description="Free text; no control characters but tab and newline")]
+Note = Annotated[str, Field(max_length=500, pattern=NO_CONTROLS,
+                            description="Optional free text (may be empty)")]
+LongText = Annotated[str, Field(min_length=1, max_length=2000, pattern=NO_CONTROLS)]
+Identifier = Annotated[str, Field(min_length=4, max_length=32, pattern=ONE_LINE)]
+
+
+
+def _iso_date_only(value: Any) -> Any:
+    """pydantic would also read `0` or `1700000000` as a date (a Unix time); a day is sent as
+    YYYY-MM-DD only."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_date_only)]
+
+
+class Command(BaseModel):
+    """Base of every command model: unknown fields are refused, a command never changes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
