@@ -12,11 +12,12 @@ not yet fetched from every partition it holds), `stale` (it stopped writing: dea
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from shared.projection import Projection
 from shared.worker_health import setup as setup_progress
@@ -71,6 +72,15 @@ async def setup(pool: asyncpg.Pool, projections: list[Projection]) -> None:
         await setup_progress(pool, schema)
 
 
+class Readiness(BaseModel):
+    """The readiness report (its `relay` and `workers` as `/health` shows them)."""
+
+    model_config = ConfigDict(extra="allow")
+    status: Literal["ready", "not ready"]
+    service: str
+    ready: bool
+
+
 def health_router(service: str, projections: list[Projection]) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -82,8 +92,9 @@ def health_router(service: str, projections: list[Projection]) -> APIRouter:
         return {"status": "ok", "service": service,
                 **await service_health(pool, service, projections)}
 
-    @router.get("/health/ready", responses={503: {"description": "a relay or worker is not "
-                                                                 "running"}})
+    @router.get("/health/ready", responses={
+        200: {"model": Readiness, "description": "the relay and every worker run"},
+        503: {"model": Readiness, "description": "a relay or worker is not running"}})
     async def ready(request: Request) -> JSONResponse:
         """Readiness of the whole service: 200 when its relay and workers run, else 503."""
         body = await service_health(request.app.state.pool, service, projections)

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 from shared.errors import ConcurrencyConflict, DomainError, JiedaoError
 from shared.freshness import consistency_token
@@ -97,14 +97,29 @@ async def _database_fault(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status, content=error_body(kind, message))
 
 
+HTTP_METHODS = frozenset({"delete", "get", "head", "options", "patch", "post", "put"})
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document gives the path this request names (the most specific
+    template that matches it: `/catalogue/proposals` over `/catalogue/{matter_code}`)."""
+    app = request.app
+    if not hasattr(app.state, "documented_paths"):
+        app.state.documented_paths = [
+            (compile_path(template)[0], template.count("{"),
+             [m.upper() for m in operations if m in HTTP_METHODS])
+            for template, operations in app.openapi().get("paths", {}).items()]
+    matching = [(params, methods) for regex, params, methods in app.state.documented_paths
+                if regex.match(request.url.path)]
+    fewest = min((params for params, _ in matching), default=0)
+    return sorted({m for params, methods in matching if params == fewest for m in methods})
+
+
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     """Starlette's own refusals (no such path, method not allowed) in the one error shape."""
     headers = dict(exc.headers or {})
     if exc.status_code == 405:  # every route at this path, not only the first one matched
-        methods = {method for route in request.app.router.routes
-                   if route.matches(request.scope)[0] != Match.NONE
-                   for method in getattr(route, "methods", None) or ()}
-        headers["Allow"] = ", ".join(sorted(methods))
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return JSONResponse(status_code=exc.status_code, headers=headers,
                         content=error_body("http_error", str(exc.detail)))
 

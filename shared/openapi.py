@@ -7,7 +7,8 @@ actually sent (shared/http.py's ErrorBody), in place of FastAPI's `{"detail"}` 4
 - every command (POST, PUT): 409 wrong state for this step, or a concurrent change.
 
 An operation may declare one of these codes itself (e.g. a 404 on a search): it gets the
-error body too. Naming oneself (the `actor` scheme) is optional on every operation.
+error body too, unless it declares a body model of its own for it (a readiness report).
+Naming oneself (the `actor` scheme) is optional on every operation.
 
 Paths under a prefix with its own error format (Open311) keep the responses their router
 declares and lose FastAPI's 422 (they never send it)."""
@@ -60,11 +61,20 @@ def declare(operation: dict[str, Any], method: str, path: str, *, own_format: bo
         return
     declared = {int(c) for c in responses if c.isdigit() and int(c) in MEANINGS}
     for code in sorted(declared | set(codes(method, path))):
+        if declares_its_own_body(responses.get(str(code), {})):
+            continue
         description = responses.get(str(code), {}).get("description")
         if description == "Validation Error":  # FastAPI's, for its own body
             description = None
         responses[str(code)] = {"description": description or MEANINGS[code],
                                 "content": {"application/json": {"schema": ERROR_REF}}}
+
+
+def declares_its_own_body(response: dict[str, Any]) -> bool:
+    """A response the operation declared with a model of its own (e.g. a readiness report
+    sent with its 503), not FastAPI's validation error."""
+    schema = response.get("content", {}).get("application/json", {}).get("schema")
+    return bool(schema) and schema != {"$ref": "#/components/schemas/HTTPValidationError"}
 
 
 def add_error_schemas(components: dict[str, Any]) -> None:

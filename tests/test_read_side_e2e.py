@@ -11,6 +11,7 @@ import pytest
 
 from deploy.processes import rebuild_read_models, services
 from services.intake.events import ProblemReported, registry
+from shared.envelope import NewEvent
 from shared.streams import WORKER_CONNECTION_NAME
 from tests.platform import ROOT, draw_small_district, running
 
@@ -62,8 +63,18 @@ async def jiedao(platform, *args: str) -> tuple[int, str]:
     return process.returncode, output.decode()
 
 
+async def unreadable_report(platform) -> str:
+    """A problem report whose data the read model cannot read (as an event of a schema the
+    worker does not know yet would be), appended straight into intake's store."""
+    problem_id = uuid.uuid4().hex
+    store = platform.apps["intake"].state.store
+    await store.append(f"problem-{problem_id}", 0, [
+        NewEvent("intake.problem.reported", {"problem_id": problem_id, "lamp": "out"})])
+    return problem_id
+
+
 async def test_poison_event_is_dead_lettered_and_later_events_still_appear(platform):
-    poison = await report(platform, "路灯\x00不亮")
+    poison = await unreadable_report(platform)
     later = {await report(platform, f"第{i}号 report {i}") for i in range(5)}
     await until_seen(platform, later)
     assert poison not in await problems_seen(platform)
@@ -71,7 +82,7 @@ async def test_poison_event_is_dead_lettered_and_later_events_still_appear(platf
                                        lambda p: p["total"] >= 1, stream_id=f"problem-{poison}")
     [letter] = listed["items"]
     assert letter["read_model"] == "intake_view.front_desk" and letter["reason"] == "failed"
-    assert letter["error"].startswith("CharacterNotInRepertoireError")
+    assert letter["error"].startswith("ValidationError")  # the event class refuses the data
     assert letter["type"] == "intake.problem.reported" and letter["version"] == 1
 
     bad = await platform["intake"].get("/operations/deadletters", params={"stream_id": "a\x00"})
@@ -80,7 +91,7 @@ async def test_poison_event_is_dead_lettered_and_later_events_still_appear(platf
     code, output = await jiedao(platform, "deadletters", "intake")
     assert code == 0, output
     assert f"problem-{poison} v1 intake.problem.reported" in output
-    assert "CharacterNotInRepertoireError" in output
+    assert "ValidationError" in output
     assert "intake_view.territory_replica: no dead letters" in output
     code, output = await jiedao(platform, "deadletters", "intake", "--retry", letter["event_id"])
     assert code == 1 and "applied 0 events; 1 still dead" in output, output
