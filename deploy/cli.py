@@ -8,10 +8,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from deploy import processes
+from deploy import processes, registry
+from deploy.registry import API_BASE_PORT
 
-API_BASE_PORT = 8100
+if TYPE_CHECKING:
+    from shared.service import ServiceSpec
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_argument("service")
         if name == "api":
             sub.add_argument("--host", default="127.0.0.1")
-            sub.add_argument("--port", type=int, default=API_BASE_PORT)
+            sub.add_argument("--port", type=int, help="default: the one `jiedao up` gives it")
     dead = commands.add_parser("deadletters", help="list a service's dead letters (events "
                                                    "its read models could not apply)")
     dead.add_argument("service")
@@ -40,8 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     check.add_argument("service")
     check.add_argument("part", nargs="?", choices=["relay", "workers", "all"], default="all")
     flow = commands.add_parser("demo", help="keep demo traffic flowing (as `jiedao up` does)")
-    flow.add_argument("--grid", default=f"http://127.0.0.1:{API_BASE_PORT}")
-    flow.add_argument("--intake", default=f"http://127.0.0.1:{API_BASE_PORT + 1}")
+    flow.add_argument("--grid", default=registry.api_url("grid"))
+    flow.add_argument("--intake", default=registry.api_url("intake"))
     flow.add_argument("--every", type=float, default=1.0, help="seconds between filings")
     args, extra = parser.parse_known_args(argv)
     if args.command == "test":
@@ -62,7 +65,8 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = get_settings()
     if args.command == "api":
-        processes.run_api(service, settings, args.host, args.port)
+        port = args.port or registry.api_port(service.name)
+        processes.run_api(service, settings, args.host, port)
     elif args.command == "relay":
         processes.run_relay(service, settings)
     elif args.command == "worker":
@@ -83,8 +87,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(1 if left else 0)
 
 
-def _service(name: str) -> processes.Service:
-    known = processes.services()
+def _service(name: str) -> ServiceSpec:
+    known = registry.services()
     if name not in known:
         raise SystemExit(f"unknown service {name!r}; known: {', '.join(known)}")
     return known[name]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from deploy.processes import Service
 from shared import deadletters, projection
 from shared.db import create_pool
+from shared.service import ServiceSpec
 from shared.settings import Settings
 from shared.store import EventStore
 
@@ -23,12 +23,12 @@ def describe(letter: dict[str, Any]) -> list[str]:
             f"            {letter['error']}"]
 
 
-async def list_dead_letters(service: Service, settings: Settings, say: Say = print) -> int:
+async def list_dead_letters(spec: ServiceSpec, settings: Settings, say: Say = print) -> int:
     """Print every read model's dead letters; returns how many there are."""
     pool = await create_pool(settings.require_database(), max_size=2)
     total = 0
     try:
-        for p in service.spec.projections + service.spec.replicas:
+        for p in spec.read_models:
             await projection.setup(pool, p)
             letters = await deadletters.listing(pool, p.schema, p.name)
             say(f"{p.schema}.{p.name}: {len(letters) or 'no'} dead letter"
@@ -42,16 +42,16 @@ async def list_dead_letters(service: Service, settings: Settings, say: Say = pri
     return total
 
 
-async def retry_dead_letters(service: Service, settings: Settings,
+async def retry_dead_letters(spec: ServiceSpec, settings: Settings,
                              event_ids: list[str] | None, say: Say = print) -> int:
     """Apply dead letters again (all, or the streams of `event_ids`); returns how many are
     still dead afterwards."""
     pool = await create_pool(settings.require_database(), max_size=4)
-    store = EventStore(pool, service.name, service.name)
+    store = EventStore(pool, spec.name, spec.name)
     left = 0
     try:
-        owned = [(p, store) for p in service.spec.projections]
-        for p, source in owned + [(p, None) for p in service.spec.replicas]:
+        owned = [(p, store) for p in spec.projections]
+        for p, source in owned + [(p, None) for p in spec.replicas]:
             await projection.setup(pool, p)
             outcomes = await projection.retry(pool, p, source, event_ids)
             if not outcomes:

@@ -7,7 +7,6 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -15,7 +14,6 @@ import faust
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from fastapi import FastAPI
 
 from shared import health, projection
 from shared.db import create_pool
@@ -25,49 +23,26 @@ from shared.sealer import Sealer
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 from shared.store import UNAVAILABLE, EventStore
+from shared.streams import create_worker_app
 from shared.topic_watch import TopicWatch
 
 log = logging.getLogger("jiedao")
 
 
-@dataclass(frozen=True)
-class Service:
-    spec: ServiceSpec
-    create_worker_app: Callable[[Settings], faust.App] | None
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def create_app(self, settings: Settings) -> FastAPI:
-        return create_service_app(self.spec, settings)
-
-
-def services() -> dict[str, Service]:
-    """The services that run today (imported here, not at module import time)."""
-    from services.grid.app import SPEC as GRID
-    from services.grid.streams import create_worker_app as grid_worker
-    from services.intake.app import SPEC as INTAKE
-    from services.intake.streams import create_worker_app as intake_worker
-
-    return {"grid": Service(GRID, grid_worker), "intake": Service(INTAKE, intake_worker)}
-
-
-def run_api(service: Service, settings: Settings, host: str, port: int) -> None:
-    uvicorn.run(service.create_app(settings), host=host, port=port, log_level="warning",
+def run_api(spec: ServiceSpec, settings: Settings, host: str, port: int) -> None:
+    uvicorn.run(create_service_app(spec, settings), host=host, port=port, log_level="warning",
                 access_log=False)
 
 
-def run_worker(service: Service, settings: Settings) -> None:
-    if service.create_worker_app is None:
-        raise SystemExit(f"{service.name} has no stream worker")
-    app = service.create_worker_app(settings)
-    faust.Worker(app, loglevel="WARNING").execute_from_commandline()
+def run_worker(spec: ServiceSpec, settings: Settings) -> None:
+    if not spec.read_models:
+        raise SystemExit(f"{spec.name} keeps no read models: it has no stream worker")
+    faust.Worker(create_worker_app(spec, settings), loglevel="WARNING").execute_from_commandline()
 
 
-async def relay_forever(service: Service, settings: Settings) -> None:
-    await relay_store(settings.require_database(), service.name, service.name,
-                      settings.require_kafka(), settings.topic(service.name),
+async def relay_forever(spec: ServiceSpec, settings: Settings) -> None:
+    await relay_store(settings.require_database(), spec.name, spec.name,
+                      settings.require_kafka(), settings.topic(spec.name),
                       settings.topic_partitions, linger_seconds=settings.relay_linger_seconds)
 
 
@@ -138,22 +113,23 @@ async def _until_lost(lost: asyncio.Event, *work: Coroutine[Any, Any, None]) -> 
     running.result()
 
 
-async def rebuild_read_models(service: Service, settings: Settings,
+async def rebuild_read_models(spec: ServiceSpec, settings: Settings,
                               say: Callable[[str], None] = print) -> dict[str, int]:
     """Empty each read model fed from the service's own store and replay the store into it.
     Read models learnt from other services' topics are kept: this store cannot refill them.
     A running worker's batches wait for each rebuild, then skip what it applied."""
     pool = await create_pool(settings.require_database())
     try:
-        store = EventStore(pool, service.name, service.name)
-        for p in service.spec.replicas:
-            say(f"{p.schema}.{p.name}: kept (learnt from another service's events, "
-                f"not from {service.name}'s store)")
+        store = EventStore(pool, spec.name, spec.name)
+        for source, replicas in spec.consumes.items():
+            for p in replicas:
+                say(f"{p.schema}.{p.name}: kept (learnt from {source}'s events, "
+                    f"not from {spec.name}'s store)")
         replayed = {}
-        for p in service.spec.projections:
+        for p in spec.projections:
             name = f"{p.schema}.{p.name}"
             await projection.setup(pool, p)
-            say(f"{name}: rebuilding from {service.name}'s event store")
+            say(f"{name}: rebuilding from {spec.name}'s event store")
             replayed[name] = await projection.rebuild(pool, p, store, progress=_every(2.0, say,
                                                                                       name))
             say(f"{name}: rebuilt from {replayed[name]} events")
@@ -175,13 +151,12 @@ def _every(seconds: float, say: Callable[[str], None], name: str) -> Callable[[i
     return progress
 
 
-async def check_health(service: Service, settings: Settings, part: str) -> dict[str, Any]:
+async def check_health(spec: ServiceSpec, settings: Settings, part: str) -> dict[str, Any]:
     """The service's relay and workers as its API's /health reports them, read straight from
     the database (a container's health check); `ok` says whether `part` runs."""
     pool = await create_pool(settings.require_database(), min_size=1, max_size=1)
     try:
-        report = await health.service_health(pool, service.name,
-                                             service.spec.projections + service.spec.replicas)
+        report = await health.service_health(pool, spec.name, spec.read_models)
     finally:
         await pool.close()
     parts = {"relay": [report["relay"]], "workers": report["workers"]}
@@ -189,7 +164,7 @@ async def check_health(service: Service, settings: Settings, part: str) -> dict[
     return {"ok": all(p["status"] == "running" for p in checked), **report}
 
 
-def run_relay(service: Service, settings: Settings) -> None:
+def run_relay(spec: ServiceSpec, settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def until_stopped() -> None:
@@ -197,9 +172,9 @@ def run_relay(service: Service, settings: Settings) -> None:
         assert task is not None
         for sig in (signal.SIGINT, signal.SIGTERM):  # docker stop and Ctrl-C alike
             asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
-        await relay_forever(service, settings)
+        await relay_forever(spec, settings)
 
     try:
         asyncio.run(until_stopped())
     except asyncio.CancelledError:
-        log.info("relay %s stopped", service.name)
+        log.info("relay %s stopped", spec.name)

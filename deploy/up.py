@@ -16,7 +16,7 @@ import httpx
 
 from deploy.demo import load_catalogue, load_territory
 from deploy.embedded import EmbeddedKafka, EmbeddedPostgres, ensure_database
-from deploy.processes import services
+from deploy.registry import api_port, api_url, services
 from deploy.supervisor import ProcessSpec, Supervisor, SupervisorError
 from shared.settings import Settings, get_settings
 
@@ -55,27 +55,33 @@ def _demo_flow_spec(env: dict[str, str], urls: dict[str, str]) -> ProcessSpec:
 
 def process_specs(env: dict[str, str], first_port: int, names: list[str] | None = None
                   ) -> tuple[list[ProcessSpec], dict]:
-    """An API, a relay and a worker per service; the API must answer /health, and the relay
-    and worker count as started once the API's /health reports them running."""
-    run = [sys.executable, "-m", "deploy.cli"]
+    """An API, a relay and (if it keeps read models) a worker per registered service, its port
+    from its place in the registry; the API must answer /health, and the relay and worker
+    count as started once the API's /health reports them running."""
     specs, urls = [], {}
-    for i, name in enumerate(services()):
-        port = first_port + i
-        urls[name] = f"http://127.0.0.1:{port}"
-        if names is not None and name not in names:
-            continue
-        health = f"{urls[name]}/health"
-        specs += [
-            ProcessSpec(f"{name}-api", [*run, "api", name, "--port", str(port)], env,
-                        health_url=health),
-            ProcessSpec(f"{name}-relay", [*run, "relay", name], env,
-                        ready=partial(_reported_running, health, "relay"),
-                        ready_means=f"{health} (relay running)"),
-            ProcessSpec(f"{name}-worker", [*run, "worker", name], env,
-                        ready=partial(_reported_running, health, "workers"),
-                        ready_means=f"{health} (workers running)"),
-        ]
+    for name, spec in services().items():
+        urls[name] = api_url(name, first_port)
+        if names is None or name in names:
+            specs += _service_processes(env, name, first_port, worker=bool(spec.read_models))
     return specs, urls
+
+
+def _service_processes(env: dict[str, str], name: str, first_port: int, worker: bool
+                       ) -> list[ProcessSpec]:
+    run = [sys.executable, "-m", "deploy.cli"]
+    health = f"{api_url(name, first_port)}/health"
+    specs = [
+        ProcessSpec(f"{name}-api", [*run, "api", name, "--port", str(api_port(name, first_port))],
+                    env, health_url=health),
+        ProcessSpec(f"{name}-relay", [*run, "relay", name], env,
+                    ready=partial(_reported_running, health, "relay"),
+                    ready_means=f"{health} (relay running)"),
+    ]
+    if worker:
+        specs.append(ProcessSpec(f"{name}-worker", [*run, "worker", name], env,
+                                 ready=partial(_reported_running, health, "workers"),
+                                 ready_means=f"{health} (workers running)"))
+    return specs
 
 
 def _reported_running(health_url: str, part: str) -> bool:

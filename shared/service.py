@@ -26,18 +26,41 @@ from shared.store import EventStore
 
 @dataclass
 class ServiceSpec:
-    name: str  # also the event store's schema and the event `source`
+    """Everything the platform needs to know about a service, declared once in its
+    `services/<name>/app.py` as `SPEC`. Its API, relay and worker, `jiedao rebuild`,
+    `jiedao health`, `/health` and readiness all read it; `deploy/registry.py` lists it.
+    Every service has an event store (schema `name`), so a relay publishing it to its topic."""
+
+    name: str  # also the event store's schema, the event `source` and its topic's name
     title: str
     registry: EventRegistry
     routers: list[APIRouter]
-    projections: list[Projection] = field(default_factory=list)  # fed from its own store
-    # Read models learnt from other services' topics: never rebuilt from this service's store.
-    replicas: list[Projection] = field(default_factory=list)
+    # Read models fed from its own topic; a rebuild replays its own store into them.
+    projections: list[Projection] = field(default_factory=list)
+    # Read models learnt from other services' topics, by service name (replicas): never
+    # rebuilt from this service's store.
+    consumes: dict[str, list[Projection]] = field(default_factory=dict)
+    # Modules that must import no infrastructure (checked by import-linter, pyproject.toml).
+    domain: list[str] = field(default_factory=list)
     # Puts handler contexts and views on app.state once the pool and store exist.
     attach: Callable[[Any, asyncpg.Pool, Settings], None] = lambda state, pool, settings: None
     # Path prefixes whose errors have their own format (e.g. Open311's), with how the input
     # gate refuses a request there; their routers declare their own error responses.
     error_formats: dict[str, Refusal] = field(default_factory=dict)
+
+    @property
+    def replicas(self) -> list[Projection]:
+        return [p for feeds in self.consumes.values() for p in feeds]
+
+    @property
+    def read_models(self) -> list[Projection]:
+        """Every read model its worker keeps: its own projections, then its replicas."""
+        return self.projections + self.replicas
+
+    def feeds(self) -> list[tuple[str, Projection]]:
+        """(service whose topic it reads, projection) for each of its worker's agents."""
+        own = [(self.name, p) for p in self.projections]
+        return own + [(source, p) for source, ps in self.consumes.items() for p in ps]
 
 
 def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
@@ -48,7 +71,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         pool = await create_pool(settings.require_database())
         store = EventStore(pool, spec.name, spec.name)
         await store.setup()
-        app.state.read_models = spec.projections + spec.replicas
+        app.state.read_models = spec.read_models
         for p in app.state.read_models:
             await projection.setup(pool, p)
         await health.setup(pool, app.state.read_models)
@@ -77,7 +100,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     for router in spec.routers:
         app.include_router(router)
     app.include_router(operations.router)
-    app.include_router(health.health_router(spec.name, spec.projections + spec.replicas))
+    app.include_router(health.health_router(spec.name, spec.read_models))
 
     @app.get("/events/schemas", tags=["operations"])
     async def event_schemas() -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Faust stream processing: one app per service worker, agents that run projections."""
+"""Faust stream processing: one app per service worker, one agent per read model it keeps."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from shared.deadletters import DeadLetter, describe
 from shared.envelope import Envelope
 from shared.kafka import from_message
 from shared.projection import Projection
+from shared.service import ServiceSpec
 from shared.settings import Settings
 from shared.store import EventStore
 from shared.worker_health import ConsumerProgress
@@ -24,6 +25,18 @@ log = logging.getLogger(__name__)
 
 WORKER_CONNECTION_NAME = "jiedao worker"  # its connections' application_name
 FIRST_RETRY_DELAY, LAST_RETRY_DELAY = 0.1, 5.0  # seconds; doubling in between
+
+
+def create_worker_app(spec: ServiceSpec, settings: Settings) -> faust.App:
+    """The service's worker: an agent per (topic, read model) its spec declares; its own
+    topic's agents fill version gaps from its own store, its replicas' cannot."""
+    app = create_faust_app(spec.name, settings)
+    database = ReadModelDatabase(settings.require_database())
+    for source, p in spec.feeds():
+        add_projection_agent(app, settings.topic(source), p, database,
+                             settings.read_batch_seconds,
+                             own_store=spec.name if source == spec.name else None)
+    return app
 
 
 def create_faust_app(name: str, settings: Settings) -> faust.App:

@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 
 from deploy.embedded import ensure_database
-from deploy.processes import relay_forever, services
+from deploy.processes import relay_forever
+from deploy.registry import services
+from shared.service import create_service_app
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,11 +64,11 @@ async def running(names: list[str], database_url: str, kafka_bootstrap: str,
     known = services()
     async with AsyncExitStack() as stack:
         for name in names:
-            service = known[name]
-            app = service.create_app(platform.settings)
+            spec = known[name]
+            app = create_service_app(spec, platform.settings)
             await stack.enter_async_context(app.router.lifespan_context(app))
             platform.apps[name] = app
-            relay = asyncio.create_task(relay_forever(service, platform.settings))
+            relay = asyncio.create_task(relay_forever(spec, platform.settings))
             stack.push_async_callback(_cancel, relay)
             worker = subprocess.Popen([sys.executable, "-m", "deploy.cli", "worker", name],
                                       cwd=ROOT, env={**os.environ, **env})

@@ -16,10 +16,11 @@ from schemathesis.engine import Status, events
 from schemathesis.python import asgi
 
 from deploy.embedded import ensure_database
-from deploy.processes import services
+from deploy.registry import SERVICES, services
 from shared import projection
 from shared.db import create_pool
 from shared.follower import LogFollower
+from shared.service import create_service_app
 from shared.settings import Settings
 from shared.store import EventStore
 
@@ -70,7 +71,7 @@ def failed_checks(recorder) -> list[str]:
 
 async def app_on_fresh_database(name: str, database_url: str) -> tuple[Any, str]:
     url = await ensure_database(database_url, f"contract_{name}_{uuid.uuid4().hex[:8]}")
-    return services()[name].create_app(Settings(DATABASE_URL=url)), url
+    return create_service_app(services()[name], Settings(DATABASE_URL=url)), url
 
 
 async def read_models_following_the_store(name: str, url: str) -> None:
@@ -80,7 +81,7 @@ async def read_models_following_the_store(name: str, url: str) -> None:
     try:
         store = EventStore(pool, name, name)
         await store.setup()
-        own = services()[name].spec.projections
+        own = services()[name].projections
         for p in own:
             await projection.setup(pool, p)
         follower = LogFollower(store)
@@ -93,7 +94,7 @@ async def read_models_following_the_store(name: str, url: str) -> None:
         await pool.close()
 
 
-@pytest.mark.parametrize("service", ["grid", "intake"])
+@pytest.mark.parametrize("service", SERVICES)
 async def test_the_api_answers_every_request_as_its_openapi_says(service, database_url):
     app, url = await app_on_fresh_database(service, database_url)
     following = asyncio.create_task(read_models_following_the_store(service, url))

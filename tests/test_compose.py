@@ -1,17 +1,19 @@
-"""docker-compose.yml runs every service `jiedao up` runs, each process health-checked. There is
-no Docker engine here: this checks the file's structure, as Compose would read it."""
+"""docker-compose.yml runs every registered service as `jiedao up` does, each process
+health-checked. There is no Docker engine here: this checks the file's structure, as Compose
+would read it."""
 
 from pathlib import Path
 
 import pytest
 import yaml
 
-from deploy.cli import API_BASE_PORT
-from deploy.processes import services
+from deploy.registry import api_port, services
 
 COMPOSE = yaml.safe_load((Path(__file__).resolve().parent.parent / "docker-compose.yml")
                          .read_text())
-BLOCKS = [(name, kind) for name in services() for kind in ("api", "relay", "worker")]
+SPECS = services()
+BLOCKS = [(name, kind) for name, spec in SPECS.items()
+          for kind in ("api", "relay", "worker")[:3 if spec.read_models else 2]]
 
 
 @pytest.mark.parametrize(("service", "kind"), BLOCKS)
@@ -37,14 +39,21 @@ def test_every_service_process_is_health_checked(service, kind):
     assert {"interval", "timeout", "retries"} <= set(check)
 
 
-def test_apis_are_published_on_the_ports_jiedao_up_uses():
-    for i, service in enumerate(services()):
-        ports = COMPOSE["services"][f"{service}-api"]["ports"]
-        assert ports == [f"{API_BASE_PORT + i}:8000"]
+@pytest.mark.parametrize("service", list(SPECS))
+def test_apis_are_published_on_the_ports_jiedao_up_uses(service):
+    assert COMPOSE["services"][f"{service}-api"]["ports"] == [f"{api_port(service)}:8000"]
 
 
-def test_workers_start_after_the_relays_of_the_topics_they_read():
-    assert COMPOSE["services"]["grid-worker"]["depends_on"]["grid-relay"] == {
-        "condition": "service_healthy"}
-    intake = COMPOSE["services"]["intake-worker"]["depends_on"]
-    assert intake["intake-relay"] == intake["grid-relay"] == {"condition": "service_healthy"}
+@pytest.mark.parametrize("service", [name for name, spec in SPECS.items() if spec.read_models])
+def test_workers_start_after_the_relays_of_the_topics_they_read(service):
+    read = [service, *SPECS[service].consumes]
+    depends_on = COMPOSE["services"][f"{service}-worker"]["depends_on"]
+    for source in read:
+        assert depends_on.get(f"{source}-relay") == {"condition": "service_healthy"}, (
+            f"{service}-worker reads {source}'s topic but does not wait for {source}-relay")
+
+
+def test_no_block_runs_a_service_that_is_not_registered():
+    run = {block["command"][1] for name, block in COMPOSE["services"].items()
+           if name not in ("postgres", "kafka")}
+    assert run <= set(SPECS)

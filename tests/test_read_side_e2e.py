@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 
-from deploy.processes import rebuild_read_models, services
+from deploy.processes import rebuild_read_models
+from deploy.registry import services
 from services.intake.events import ProblemReported, registry
 from shared.envelope import NewEvent
 from shared.streams import WORKER_CONNECTION_NAME

@@ -6,7 +6,8 @@ import asyncio
 import pytest
 
 from deploy.demo import load_territory
-from deploy.processes import rebuild_read_models, services
+from deploy.processes import rebuild_read_models
+from deploy.registry import services
 from tests.platform import running
 
 POINT_IN_FIRST_GRID = {"lon": 104.1002, "lat": 30.6002}

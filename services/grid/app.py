@@ -1,4 +1,4 @@
-"""The grid service's HTTP API: territory commands and reads."""
+"""The grid service, declared: territory commands and reads, its territory read model."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ SPEC = ServiceSpec(
     registry=registry,
     routers=[api.router, read_api.router],
     projections=[TerritoryProjection()],
+    domain=["services.grid.domain", "services.grid.events", "services.grid.commands",
+            "services.grid.seed"],
     attach=lambda state, pool, settings: setattr(
         state, "territory_view", read_api.TerritoryView(pool, VIEW_SCHEMA)
     ),

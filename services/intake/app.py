@@ -1,4 +1,5 @@
-"""The intake service's HTTP API: catalogue admission, front desk, Open311."""
+"""The intake service, declared: catalogue admission, front desk, Open311; its front desk
+read models, and its copy of the territory learnt from the grid service's events."""
 
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ SPEC = ServiceSpec(
     registry=registry,
     routers=[api.router, read_api.router, open311.router],
     projections=[FrontDeskProjection()],
-    replicas=[TerritoryReplica()],
+    consumes={"grid": [TerritoryReplica()]},
+    domain=["services.intake.catalogue", "services.intake.front_desk", "services.intake.events",
+            "services.intake.commands", "services.intake.calendar",
+            "services.intake.problem_types", "services.intake.catalogue_seed"],
     attach=_attach,
     error_formats={open311.router.prefix + "/": open311_format.refused},
 )
