@@ -12,8 +12,9 @@ from deploy.registry import api_port, services
 COMPOSE = yaml.safe_load((Path(__file__).resolve().parent.parent / "docker-compose.yml")
                          .read_text())
 SPECS = services()
+# A service that keeps no read model has no worker.
 BLOCKS = [(name, kind) for name, spec in SPECS.items()
-          for kind in ("api", "relay", "worker")[:3 if spec.read_models else 2]]
+          for kind in (["api", "relay", "worker"] if spec.read_models else ["api", "relay"])]
 
 
 @pytest.mark.parametrize(("service", "kind"), BLOCKS)
