@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from pydantic import BaseModel
 
 from shared.auth import ActorDep
 from shared.envelope import Actor
 from shared.events import DomainEvent
-from shared.http import IdempotencyKey, accepted
+from shared.http import IdempotencyKey, accepted, app_state
 from shared.idempotency import Idempotency
 from shared.repository import Aggregate, Repository
 
@@ -38,12 +38,8 @@ async def _sender(actor: ActorDep, idempotency_key: IdempotencyKey = None) -> Se
     return Sender(actor, idempotency_key)
 
 
-async def _repository(request: Request) -> Repository:
-    return request.app.state.repository
-
-
 SenderDep = Annotated[Sender, Depends(_sender)]
-RepoDep = Annotated[Repository, Depends(_repository)]
+RepoDep = Annotated[Repository, Depends(app_state("repository"))]
 
 
 async def act(

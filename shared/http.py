@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import asyncpg
@@ -140,6 +141,16 @@ def accepted(stream_id: str, result: AppendResult, **ids: str) -> dict[str, Any]
     return {**ids, "stream_id": stream_id, "version": result.version,
             "positions": result.positions,
             "consistency_token": consistency_token(stream_id, result.version)}
+
+
+def app_state(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency answering what the composition root put on `app.state` as `name` (a
+    view, a handler context): `Annotated[View, Depends(app_state("view"))]`."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return dependency
 
 
 def page(items: list[dict[str, Any]]) -> dict[str, Any]:

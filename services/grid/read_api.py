@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 import asyncpg
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from services.grid.projections import TerritoryProjection
 from shared.errors import NotFound
 from shared.freshness import FreshnessDep, after_tokens
 from shared.geo import BoundaryIndex
-from shared.http import page
+from shared.http import app_state, page
 from shared.snapshot import Snapshot
 
 router = APIRouter(prefix="/territory", tags=["territory (read)"])
@@ -97,11 +97,7 @@ class TerritoryView:
                                "street_id": r["street_id"]}, r["boundary"]) for r in rows)
 
 
-async def get_view(request: Request) -> TerritoryView:
-    return request.app.state.territory_view
-
-
-ViewDep = Annotated[TerritoryView, Depends(get_view)]
+ViewDep = Annotated[TerritoryView, Depends(app_state("territory_view"))]
 TERRITORY = TerritoryProjection.name
 # A list waits for the consistency tokens it is given (`?after=`): shared/freshness.py.
 Consistent = Annotated[None, Depends(after_tokens(TERRITORY))]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from services.intake import handlers
 from services.intake.catalogue import Matter
@@ -25,16 +25,12 @@ from services.intake.commands import (
 from services.intake.front_desk import Application
 from services.intake.handlers import Intake
 from shared.commands import RepoDep, SenderDep, act
-from shared.http import accepted
+from shared.http import accepted, app_state
 
 router = APIRouter(tags=["intake (commands)"])
 
 
-async def get_intake(request: Request) -> Intake:
-    return request.app.state.intake
-
-
-IntakeDep = Annotated[Intake, Depends(get_intake)]
+IntakeDep = Annotated[Intake, Depends(app_state("intake"))]
 
 
 # -- admission procedure ------------------------------------------------------------------------
