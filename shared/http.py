@@ -9,7 +9,7 @@ import asyncpg
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
@@ -133,6 +133,17 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(JiedaoError, _jiedao_error)  # type: ignore[arg-type]
     for fault in (*DATA_FAULTS, *DATABASE_DOWN):
         app.add_exception_handler(fault, _database_fault)  # type: ignore[arg-type]
+
+
+class Accepted(BaseModel):
+    """The one answer of every command (an endpoint declares it as its `response_model`; one
+    that creates an id the caller did not choose declares a subclass naming it)."""
+
+    stream_id: str = Field(description="The stream the command moved")
+    version: int = Field(description="The stream's version after the command")
+    positions: list[int] = Field(description="The event store positions of its events")
+    consistency_token: str = Field(description="Give it as `?after=` to a list read to see "
+                                               "this write (shared/freshness.py)")
 
 
 def accepted(stream_id: str, result: AppendResult, **ids: str) -> dict[str, Any]:

@@ -17,18 +17,19 @@ from services.grid.commands import (
 )
 from services.grid.domain import Community, Grid, Street
 from shared.commands import RepoDep, SenderDep, act
+from shared.http import Accepted
 
 router = APIRouter(tags=["territory (commands)"])
 IfMatch = Annotated[int | None, Header(description="The grid version the caller last read")]
 
 
-@router.post("/streets", status_code=201)
+@router.post("/streets", status_code=201, response_model=Accepted)
 async def register_street(command: RegisterStreet, repo: RepoDep, sender: SenderDep) -> dict:
     return await act(repo, Street(command.street_id), lambda s: s.register(command),
                      command, sender)
 
 
-@router.post("/communities", status_code=201)
+@router.post("/communities", status_code=201, response_model=Accepted)
 async def register_community(command: RegisterCommunity, repo: RepoDep,
                              sender: SenderDep) -> dict:
     street = await repo.load(Street(command.street_id))
@@ -36,7 +37,7 @@ async def register_community(command: RegisterCommunity, repo: RepoDep,
                      lambda c: c.register(command, street), command, sender)
 
 
-@router.post("/grids", status_code=201)
+@router.post("/grids", status_code=201, response_model=Accepted)
 async def draw_grid(command: DrawGrid, repo: RepoDep, sender: SenderDep) -> dict:
     """Draw a grid of at least 300 households inside a community."""
     community = await repo.load(Community(command.community_id))
@@ -44,20 +45,20 @@ async def draw_grid(command: DrawGrid, repo: RepoDep, sender: SenderDep) -> dict
                      command, sender)
 
 
-@router.put("/grids/{grid_id}/households")
+@router.put("/grids/{grid_id}/households", response_model=Accepted)
 async def recount_households(grid_id: str, command: RecountHouseholds, repo: RepoDep,
                              sender: SenderDep, if_match: IfMatch = None) -> dict:
     return await act(repo, Grid(grid_id), lambda g: g.recount(command), command, sender,
                      expected_version=if_match)
 
 
-@router.post("/grids/{grid_id}/members", status_code=201)
+@router.post("/grids/{grid_id}/members", status_code=201, response_model=Accepted)
 async def enroll_member(grid_id: str, command: EnrollMember, repo: RepoDep,
                         sender: SenderDep) -> dict:
     return await act(repo, Grid(grid_id), lambda g: g.enroll(command), command, sender)
 
 
-@router.put("/grids/{grid_id}/manager")
+@router.put("/grids/{grid_id}/manager", response_model=Accepted)
 async def assign_manager(grid_id: str, command: AssignManager, repo: RepoDep,
                          sender: SenderDep) -> dict:
     return await act(repo, Grid(grid_id), lambda g: g.assign_manager(command), command, sender)

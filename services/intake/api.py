@@ -25,7 +25,7 @@ from services.intake.commands import (
 from services.intake.front_desk import Application
 from services.intake.handlers import Intake
 from shared.commands import RepoDep, SenderDep, act
-from shared.http import accepted, app_state
+from shared.http import Accepted, accepted, app_state
 
 router = APIRouter(tags=["intake (commands)"])
 
@@ -33,24 +33,32 @@ router = APIRouter(tags=["intake (commands)"])
 IntakeDep = Annotated[Intake, Depends(app_state("intake"))]
 
 
+class ApplicationAnswer(Accepted):
+    application_id: str
+
+
+class ConsultationAnswer(Accepted):
+    consultation_id: str
+
+
 # -- admission procedure ------------------------------------------------------------------------
 
 
-@router.post("/catalogue/proposals", status_code=201)
+@router.post("/catalogue/proposals", status_code=201, response_model=Accepted)
 async def propose_matter(command: ProposeMatter, repo: RepoDep, sender: SenderDep) -> dict:
     """A district department proposes a new, changed or withdrawn matter."""
     return await act(repo, Matter(command.matter_code), lambda m: m.propose(command),
                      command, sender)
 
 
-@router.post("/catalogue/{matter_code}/reviews", status_code=201)
+@router.post("/catalogue/{matter_code}/reviews", status_code=201, response_model=Accepted)
 async def review_proposal(matter_code: str, command: ReviewProposal, repo: RepoDep,
                           sender: SenderDep) -> dict:
     """A relevant department approves the open proposal or objects to it, with a reason."""
     return await act(repo, Matter(matter_code), lambda m: m.review(command), command, sender)
 
 
-@router.post("/catalogue/{matter_code}/decision", status_code=201)
+@router.post("/catalogue/{matter_code}/decision", status_code=201, response_model=Accepted)
 async def decide_proposal(matter_code: str, command: DecideProposal, repo: RepoDep,
                           sender: SenderDep) -> dict:
     """The district government approves (admits) or rejects, once every review is in."""
@@ -60,7 +68,7 @@ async def decide_proposal(matter_code: str, command: DecideProposal, repo: RepoD
 # -- front desk -----------------------------------------------------------------------------------
 
 
-@router.post("/applications", status_code=201)
+@router.post("/applications", status_code=201, response_model=ApplicationAnswer)
 async def file_application(command: FileApplication, intake: IntakeDep,
                            sender: SenderDep) -> dict:
     """A resident files an application at a community service station."""
@@ -69,7 +77,7 @@ async def file_application(command: FileApplication, intake: IntakeDep,
     return accepted(f"application-{application_id}", result, application_id=application_id)
 
 
-@router.post("/applications/{application_id}/return")
+@router.post("/applications/{application_id}/return", response_model=ApplicationAnswer)
 async def return_application(application_id: str, command: ReturnApplication,
                              repo: RepoDep, sender: SenderDep) -> dict:
     """Return it, listing the missing materials."""
@@ -77,7 +85,7 @@ async def return_application(application_id: str, command: ReturnApplication,
                      command, sender, application_id=application_id)
 
 
-@router.post("/applications/{application_id}/materials")
+@router.post("/applications/{application_id}/materials", response_model=ApplicationAnswer)
 async def resubmit_materials(application_id: str, command: ResubmitMaterials,
                              repo: RepoDep, sender: SenderDep) -> dict:
     """The applicant brings the missing materials."""
@@ -85,7 +93,7 @@ async def resubmit_materials(application_id: str, command: ResubmitMaterials,
                      command, sender, application_id=application_id)
 
 
-@router.post("/applications/{application_id}/acceptance")
+@router.post("/applications/{application_id}/acceptance", response_model=ApplicationAnswer)
 async def accept_application(application_id: str, command: AcceptApplication,
                              repo: RepoDep, sender: SenderDep) -> dict:
     """Accept it (complete materials)."""
@@ -93,7 +101,7 @@ async def accept_application(application_id: str, command: AcceptApplication,
                      command, sender, application_id=application_id)
 
 
-@router.post("/applications/{application_id}/completion")
+@router.post("/applications/{application_id}/completion", response_model=ApplicationAnswer)
 async def complete_application(application_id: str, command: CompleteApplication,
                                intake: IntakeDep, sender: SenderDep) -> dict:
     """Complete it, with the result."""
@@ -102,7 +110,7 @@ async def complete_application(application_id: str, command: CompleteApplication
                      command, sender, application_id=application_id)
 
 
-@router.post("/applications/{application_id}/refusal")
+@router.post("/applications/{application_id}/refusal", response_model=ApplicationAnswer)
 async def refuse_application(application_id: str, command: RefuseApplication,
                              repo: RepoDep, sender: SenderDep) -> dict:
     """Refuse it, with the reason."""
@@ -110,7 +118,7 @@ async def refuse_application(application_id: str, command: RefuseApplication,
                      command, sender, application_id=application_id)
 
 
-@router.post("/consultations", status_code=201)
+@router.post("/consultations", status_code=201, response_model=ConsultationAnswer)
 async def record_consultation(command: RecordConsultation, intake: IntakeDep,
                               sender: SenderDep) -> dict:
     """A policy question answered at the window."""
