@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
@@ -134,12 +135,33 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(fault, _database_fault)  # type: ignore[arg-type]
 
 
+class Accepted(BaseModel):
+    """The one answer of every command (an endpoint declares it as its `response_model`; one
+    that creates an id the caller did not choose declares a subclass naming it)."""
+
+    stream_id: str = Field(description="The stream the command moved")
+    version: int = Field(description="The stream's version after the command")
+    positions: list[int] = Field(description="The event store positions of its events")
+    consistency_token: str = Field(description="Give it as `?after=` to a list read to see "
+                                               "this write (shared/freshness.py)")
+
+
 def accepted(stream_id: str, result: AppendResult, **ids: str) -> dict[str, Any]:
     """The one answer shape of every command: which stream moved, to what version, and the
     token a list read takes (`?after=`) to show this write (shared/freshness.py)."""
     return {**ids, "stream_id": stream_id, "version": result.version,
             "positions": result.positions,
             "consistency_token": consistency_token(stream_id, result.version)}
+
+
+def app_state(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency answering what the composition root put on `app.state` as `name` (a
+    view, a handler context): `Annotated[View, Depends(app_state("view"))]`."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return dependency
 
 
 def page(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -26,6 +26,11 @@ Note = Annotated[str, Field(max_length=500, pattern=NO_CONTROLS,
                             description="Optional free text (may be empty)")]
 LongText = Annotated[str, Field(min_length=1, max_length=2000, pattern=NO_CONTROLS)]
 Identifier = Annotated[str, Field(min_length=4, max_length=32, pattern=ONE_LINE)]
+# JSON's own types only: pydantic's lax mode would also take 0/1/"yes" for a boolean, "5" or
+# true for a number, where the API's schema promises to refuse them.
+Flag = Annotated[bool, Field(strict=True)]
+Whole = Annotated[int, Field(strict=True)]
+Number = Annotated[float, Field(strict=True)]
 
 
 

@@ -97,6 +97,24 @@ async def test_tab_and_newline_in_free_text_are_kept(intake):
     assert response.status_code == 201, response.text
 
 
+@pytest.mark.parametrize("service, path, body, field", [
+    ("intake", "/applications", filing(location={"lon": "104.105", "lat": 30.605}),
+     "location.lon"),
+    ("intake", "/applications", filing(location={"lon": 104.105, "lat": True}), "location.lat"),
+    ("grid", "/streets", {"street_id": "laxstreet", "name_zh": "街道", "name_en": "Street",
+                          "kind": "urban", "sourced": 0}, "sourced"),
+    ("grid", "/grids/s1.c1.g1/households", {"households": "400"}, "households"),
+])
+async def test_a_value_of_another_json_type_is_refused_not_converted(
+        platform, service, path, body, field):
+    before = await stored_events(platform, service)
+    send = platform[service].put if path.endswith("households") else platform[service].post
+    response = await send(path, json=body)
+    assert response.status_code == 422, response.text
+    assert fields_of(response) == [field]
+    assert await stored_events(platform, service) == before
+
+
 @pytest.mark.parametrize("form", [
     problem_form(description="路灯不亮\x00"),
     problem_form(email="a\x00@example.com"),

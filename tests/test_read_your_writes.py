@@ -84,6 +84,23 @@ async def test_a_grid_is_found_right_after_it_is_drawn(platform):
         assert found.json()["households"] == 400
 
 
+async def test_a_point_is_located_in_a_grid_right_after_it_is_drawn(platform):
+    grid = platform["grid"]
+    for i in range(3):
+        west = 105.0 + i * 0.01  # away from the district's other grids
+        ring = [[west, 30.0], [west + 0.01, 30.0], [west + 0.01, 30.01], [west, 30.01],
+                [west, 30.0]]
+        drawn = await grid.post("/grids", json={
+            "grid_id": f"s1.c1.far{i}", "community_id": "s1.c1", "name_zh": "网格",
+            "name_en": "Grid", "households": 400, "illustrative": True,
+            "boundary": {"type": "Polygon", "coordinates": [ring]}})
+        assert drawn.status_code == 201, drawn.text
+        located = await grid.get("/territory/locate", params={
+            "lon": west + 0.005, "lat": 30.005, "after": drawn.json()["consistency_token"]})
+        assert located.status_code == 200, located.text
+        assert located.json()["grid_id"] == f"s1.c1.far{i}"
+
+
 @pytest.mark.parametrize("service, path", [
     ("intake", "/applications/never-filed"),
     ("intake", f"{BASE}/requests/never-filed.json"),

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.types import Code, Command, Name, NameEn
+from shared.types import Code, Command, Flag, Name, NameEn, Number, Whole
 
 NameZh = Name
 MAX_HOUSEHOLDS = 1_000_000  # far above any grid; keeps the count an SQL integer
@@ -19,7 +19,7 @@ class RegisterStreet(Command):
     name_zh: NameZh
     name_en: NameEn
     kind: StreetKind
-    sourced: bool = Field(description="True where public sources confirm this street")
+    sourced: Flag = Field(description="True where public sources confirm this street")
 
 
 class RegisterCommunity(Command):
@@ -27,13 +27,13 @@ class RegisterCommunity(Command):
     street_id: Code
     name_zh: NameZh
     name_en: NameEn
-    sourced: bool = Field(description="True where public sources confirm this community")
+    sourced: Flag = Field(description="True where public sources confirm this community")
 
 
 class GeoJsonPolygon(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: Literal["Polygon"]
-    coordinates: list[list[tuple[float, float]]] = Field(
+    coordinates: list[list[tuple[Number, Number]]] = Field(
         min_length=1, description="Rings of [longitude, latitude]; the first is the outer ring"
     )
 
@@ -56,14 +56,14 @@ class DrawGrid(Command):
     community_id: Code
     name_zh: NameZh
     name_en: NameEn
-    households: int = Field(ge=0, le=MAX_HOUSEHOLDS,
+    households: Whole = Field(ge=0, le=MAX_HOUSEHOLDS,
                             description="Households in the grid; at least 300")
     boundary: GeoJsonPolygon
-    illustrative: bool = Field(description="True for generated (not surveyed) grids")
+    illustrative: Flag = Field(description="True for generated (not surveyed) grids")
 
 
 class RecountHouseholds(Command):
-    households: int = Field(ge=0, le=MAX_HOUSEHOLDS)
+    households: Whole = Field(ge=0, le=MAX_HOUSEHOLDS)
 
 
 class EnrollMember(Command):

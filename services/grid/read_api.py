@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 import asyncpg
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from services.grid.projections import TerritoryProjection
 from shared.errors import NotFound
 from shared.freshness import FreshnessDep, after_tokens
-from shared.geo import find_containing
-from shared.http import page
+from shared.geo import BoundaryIndex
+from shared.http import app_state, page
+from shared.snapshot import Snapshot
 
 router = APIRouter(prefix="/territory", tags=["territory (read)"])
 
@@ -21,6 +22,9 @@ class TerritoryView:
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self.pool = pool
         self.s = schema
+        # Checked on every locate (one cheap query): a read after a drawing finds the grid.
+        self.boundaries = Snapshot(pool, schema, TerritoryProjection.name,
+                                   self._boundaries, max_age=0)
 
     async def streets(self) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(
@@ -78,19 +82,22 @@ class TerritoryView:
         return {**grid, "members": [dict(m) for m in members]}
 
     async def locate(self, lon: float, lat: float) -> dict[str, Any]:
-        """The grid whose boundary contains the point (bounding boxes first, then exact)."""
-        columns = "grid_id, community_id, street_id"
-        row = await find_containing(self.pool, f"{self.s}.grids", columns, lon, lat)
-        if row is None:
+        """The grid whose boundary covers the point (the lowest grid id on a shared edge)."""
+        place = await self.boundaries.ask(lambda index: index.locate(lon, lat))
+        if place is None:
             raise NotFound(f"no grid contains ({lon}, {lat})", field="lon")
-        return {k: row[k] for k in ("grid_id", "community_id", "street_id")}
+        return place
+
+    async def _boundaries(self) -> BoundaryIndex[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            f"SELECT grid_id, community_id, street_id, boundary::text AS boundary "
+            f"FROM {self.s}.grids ORDER BY grid_id"
+        )
+        return BoundaryIndex(({"grid_id": r["grid_id"], "community_id": r["community_id"],
+                               "street_id": r["street_id"]}, r["boundary"]) for r in rows)
 
 
-async def get_view(request: Request) -> TerritoryView:
-    return request.app.state.territory_view
-
-
-ViewDep = Annotated[TerritoryView, Depends(get_view)]
+ViewDep = Annotated[TerritoryView, Depends(app_state("territory_view"))]
 TERRITORY = TerritoryProjection.name
 # A list waits for the consistency tokens it is given (`?after=`): shared/freshness.py.
 Consistent = Annotated[None, Depends(after_tokens(TERRITORY))]

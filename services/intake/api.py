@@ -1,13 +1,15 @@
-"""Command endpoints of the intake service."""
+"""Command endpoints of the intake service: each one loads an aggregate, lets it decide and
+saves its events (shared/commands.py's `act`), or calls a handler where the decision reads
+the territory or the catalogue too."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from services.intake import handlers
+from services.intake.catalogue import Matter
 from services.intake.commands import (
     AcceptApplication,
     CompleteApplication,
@@ -22,123 +24,104 @@ from services.intake.commands import (
 )
 from services.intake.front_desk import Application
 from services.intake.handlers import Intake
-from shared.auth import ActorDep
-from shared.envelope import Actor
-from shared.events import DomainEvent
-from shared.http import IdempotencyKey, accepted
-from shared.idempotency import Idempotency
-from shared.types import Command
+from shared.commands import RepoDep, SenderDep, act
+from shared.http import Accepted, accepted, app_state
 
 router = APIRouter(tags=["intake (commands)"])
 
 
-async def get_intake(request: Request) -> Intake:
-    return request.app.state.intake
+IntakeDep = Annotated[Intake, Depends(app_state("intake"))]
 
 
-IntakeDep = Annotated[Intake, Depends(get_intake)]
+class ApplicationAnswer(Accepted):
+    application_id: str
+
+
+class ConsultationAnswer(Accepted):
+    consultation_id: str
 
 
 # -- admission procedure ------------------------------------------------------------------------
 
 
-@router.post("/catalogue/proposals", status_code=201)
-async def propose_matter(command: ProposeMatter, intake: IntakeDep, actor: ActorDep,
-                         idempotency_key: IdempotencyKey = None) -> dict:
+@router.post("/catalogue/proposals", status_code=201, response_model=Accepted)
+async def propose_matter(command: ProposeMatter, repo: RepoDep, sender: SenderDep) -> dict:
     """A district department proposes a new, changed or withdrawn matter."""
-    result = await handlers.propose_matter(intake, command, actor,
-                                           Idempotency.of(idempotency_key, command, actor.user_id))
-    return accepted(f"matter-{command.matter_code}", result)
+    return await act(repo, Matter(command.matter_code), lambda m: m.propose(command),
+                     command, sender)
 
 
-@router.post("/catalogue/{matter_code}/reviews", status_code=201)
-async def review_proposal(matter_code: str, command: ReviewProposal, intake: IntakeDep,
-                          actor: ActorDep, idempotency_key: IdempotencyKey = None) -> dict:
+@router.post("/catalogue/{matter_code}/reviews", status_code=201, response_model=Accepted)
+async def review_proposal(matter_code: str, command: ReviewProposal, repo: RepoDep,
+                          sender: SenderDep) -> dict:
     """A relevant department approves the open proposal or objects to it, with a reason."""
-    result = await handlers.review_proposal(intake, matter_code, command, actor,
-                                            Idempotency.of(idempotency_key, command, actor.user_id))
-    return accepted(f"matter-{matter_code}", result)
+    return await act(repo, Matter(matter_code), lambda m: m.review(command), command, sender)
 
 
-@router.post("/catalogue/{matter_code}/decision", status_code=201)
-async def decide_proposal(matter_code: str, command: DecideProposal, intake: IntakeDep,
-                          actor: ActorDep, idempotency_key: IdempotencyKey = None) -> dict:
+@router.post("/catalogue/{matter_code}/decision", status_code=201, response_model=Accepted)
+async def decide_proposal(matter_code: str, command: DecideProposal, repo: RepoDep,
+                          sender: SenderDep) -> dict:
     """The district government approves (admits) or rejects, once every review is in."""
-    result = await handlers.decide_proposal(intake, matter_code, command, actor,
-                                            Idempotency.of(idempotency_key, command, actor.user_id))
-    return accepted(f"matter-{matter_code}", result)
+    return await act(repo, Matter(matter_code), lambda m: m.decide(command), command, sender)
 
 
 # -- front desk -----------------------------------------------------------------------------------
 
 
-@router.post("/applications", status_code=201)
-async def file_application(command: FileApplication, intake: IntakeDep, actor: ActorDep,
-                           idempotency_key: IdempotencyKey = None) -> dict:
+@router.post("/applications", status_code=201, response_model=ApplicationAnswer)
+async def file_application(command: FileApplication, intake: IntakeDep,
+                           sender: SenderDep) -> dict:
     """A resident files an application at a community service station."""
     application_id, result = await handlers.file_application(
-        intake, command, actor, Idempotency.of(idempotency_key, command, actor.user_id))
+        intake, command, sender.actor, sender.idempotency(command))
     return accepted(f"application-{application_id}", result, application_id=application_id)
 
 
-async def step(intake: Intake, application_id: str, command: Command, actor: Actor,
-               key: str | None, decide: Callable[[Application], list[DomainEvent]]) -> dict:
-    result = await handlers.act_on_application(
-        intake, application_id, decide, actor, Idempotency.of(key, command, actor.user_id))
-    return accepted(f"application-{application_id}", result, application_id=application_id)
-
-
-@router.post("/applications/{application_id}/return")
+@router.post("/applications/{application_id}/return", response_model=ApplicationAnswer)
 async def return_application(application_id: str, command: ReturnApplication,
-                             intake: IntakeDep, actor: ActorDep,
-                             idempotency_key: IdempotencyKey = None) -> dict:
+                             repo: RepoDep, sender: SenderDep) -> dict:
     """Return it, listing the missing materials."""
-    return await step(intake, application_id, command, actor, idempotency_key,
-                      lambda a: a.return_for(command))
+    return await act(repo, Application(application_id), lambda a: a.return_for(command),
+                     command, sender, application_id=application_id)
 
 
-@router.post("/applications/{application_id}/materials")
+@router.post("/applications/{application_id}/materials", response_model=ApplicationAnswer)
 async def resubmit_materials(application_id: str, command: ResubmitMaterials,
-                             intake: IntakeDep, actor: ActorDep,
-                             idempotency_key: IdempotencyKey = None) -> dict:
+                             repo: RepoDep, sender: SenderDep) -> dict:
     """The applicant brings the missing materials."""
-    return await step(intake, application_id, command, actor, idempotency_key,
-                      lambda a: a.resubmit(command))
+    return await act(repo, Application(application_id), lambda a: a.resubmit(command),
+                     command, sender, application_id=application_id)
 
 
-@router.post("/applications/{application_id}/acceptance")
+@router.post("/applications/{application_id}/acceptance", response_model=ApplicationAnswer)
 async def accept_application(application_id: str, command: AcceptApplication,
-                             intake: IntakeDep, actor: ActorDep,
-                             idempotency_key: IdempotencyKey = None) -> dict:
+                             repo: RepoDep, sender: SenderDep) -> dict:
     """Accept it (complete materials)."""
-    return await step(intake, application_id, command, actor, idempotency_key,
-                      lambda a: a.accept(command))
+    return await act(repo, Application(application_id), lambda a: a.accept(command),
+                     command, sender, application_id=application_id)
 
 
-@router.post("/applications/{application_id}/completion")
+@router.post("/applications/{application_id}/completion", response_model=ApplicationAnswer)
 async def complete_application(application_id: str, command: CompleteApplication,
-                               intake: IntakeDep, actor: ActorDep,
-                               idempotency_key: IdempotencyKey = None) -> dict:
+                               intake: IntakeDep, sender: SenderDep) -> dict:
     """Complete it, with the result."""
-    return await step(intake, application_id, command, actor, idempotency_key,
-                      lambda a: a.complete(command, intake.clock()))
+    return await act(intake.repo, Application(application_id),
+                     lambda a: a.complete(command, intake.clock()),
+                     command, sender, application_id=application_id)
 
 
-@router.post("/applications/{application_id}/refusal")
+@router.post("/applications/{application_id}/refusal", response_model=ApplicationAnswer)
 async def refuse_application(application_id: str, command: RefuseApplication,
-                             intake: IntakeDep, actor: ActorDep,
-                             idempotency_key: IdempotencyKey = None) -> dict:
+                             repo: RepoDep, sender: SenderDep) -> dict:
     """Refuse it, with the reason."""
-    return await step(intake, application_id, command, actor, idempotency_key,
-                      lambda a: a.refuse(command))
+    return await act(repo, Application(application_id), lambda a: a.refuse(command),
+                     command, sender, application_id=application_id)
 
 
-@router.post("/consultations", status_code=201)
-async def record_consultation(
-    command: RecordConsultation, intake: IntakeDep, actor: ActorDep,
-    idempotency_key: IdempotencyKey = None,
-) -> dict:
+@router.post("/consultations", status_code=201, response_model=ConsultationAnswer)
+async def record_consultation(command: RecordConsultation, intake: IntakeDep,
+                              sender: SenderDep) -> dict:
     """A policy question answered at the window."""
     consultation_id, result = await handlers.record_consultation(
-        intake, command, actor, Idempotency.of(idempotency_key, command, actor.user_id))
+        intake, command, sender.actor, sender.idempotency(command))
     return accepted(f"consultation-{consultation_id}", result, consultation_id=consultation_id)

@@ -8,7 +8,18 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from shared.types import Code, Command, Identifier, LongText, Name, Note, Text
+from shared.types import (
+    Code,
+    Command,
+    Flag,
+    Identifier,
+    LongText,
+    Name,
+    Note,
+    Number,
+    Text,
+    Whole,
+)
 
 Level = Literal["street", "community", "district"]
 Delegation = Literal["authorization", "entrustment"]
@@ -42,9 +53,9 @@ class MatterTerms(Command):
                                      "(the window can only refer it)")
     delegation: Delegation = Field(description="authorization 授权 or entrustment 委托")
     department: Department = Field(description="the district department that hands it down")
-    time_limit_days: int = Field(ge=1, le=365, description="promised time limit, working days")
+    time_limit_days: Whole = Field(ge=1, le=365, description="promised time limit, working days")
     materials: list[Material] = Field(default_factory=list, max_length=30)
-    sourced: bool = Field(description="True where the reform document itself names this "
+    sourced: Flag = Field(description="True where the reform document itself names this "
                                       "matter or category; False for illustrative entries")
 
     @model_validator(mode="after")
@@ -100,8 +111,8 @@ class Applicant(Command):
 
 
 class Location(Command):
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
+    lon: Number = Field(ge=-180, le=180)
+    lat: Number = Field(ge=-90, le=90)
 
 
 class FileApplication(Command):

@@ -1,4 +1,6 @@
-"""Command handlers of the intake service: load, let one aggregate decide, save."""
+"""Command handlers of the intake service whose decision reads more than the aggregate it
+writes (the territory, the catalogue's matter). Every other command is one call to
+shared/commands.py's `act` in api.py."""
 
 from __future__ import annotations
 
@@ -9,18 +11,11 @@ from typing import Any
 
 from services.intake.calendar import WorkCalendar
 from services.intake.catalogue import Matter
-from services.intake.commands import (
-    DecideProposal,
-    FileApplication,
-    ProposeMatter,
-    RecordConsultation,
-    ReviewProposal,
-)
+from services.intake.commands import FileApplication, RecordConsultation
 from services.intake.front_desk import Application, Consultation, ProblemReport
 from services.intake.territory import TerritoryLookup
 from shared.envelope import Actor, new_event_id
 from shared.errors import NotFound
-from shared.events import DomainEvent
 from shared.idempotency import Idempotency
 from shared.repository import References, Repository
 from shared.store import AppendResult
@@ -39,28 +34,6 @@ class Intake:
     territory: TerritoryLookup
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-
-
-# -- the catalogue's admission procedure ------------------------------------------------------
-
-
-async def propose_matter(intake: Intake, command: ProposeMatter, actor: Actor,
-                         idempotency: Idempotency | None = None) -> AppendResult:
-    return await intake.repo.act(Matter(command.matter_code),
-                                 lambda matter: matter.propose(command), actor=actor,
-                                 idempotency=idempotency)
-
-
-async def review_proposal(intake: Intake, matter_code: str, command: ReviewProposal,
-                          actor: Actor, idempotency: Idempotency | None = None) -> AppendResult:
-    return await intake.repo.act(Matter(matter_code), lambda matter: matter.review(command),
-                                 actor=actor, idempotency=idempotency)
-
-
-async def decide_proposal(intake: Intake, matter_code: str, command: DecideProposal,
-                          actor: Actor, idempotency: Idempotency | None = None) -> AppendResult:
-    return await intake.repo.act(Matter(matter_code), lambda matter: matter.decide(command),
-                                 actor=actor, idempotency=idempotency)
 
 
 # -- the front desk ----------------------------------------------------------------------------
@@ -84,18 +57,6 @@ async def file_application(
         return application.application_id, result
 
     return await intake.repo.decide(attempt)
-
-
-async def act_on_application(
-    intake: Intake,
-    application_id: str,
-    decide: Callable[[Application], list[DomainEvent]],
-    actor: Actor,
-    idempotency: Idempotency | None = None,
-) -> AppendResult:
-    """Every later step of an application: load it, let `decide` choose, save."""
-    return await intake.repo.act(Application(application_id), decide, actor=actor,
-                                 idempotency=idempotency)
 
 
 async def record_consultation(

@@ -189,10 +189,20 @@ def read_location(form: Form, errors: list[str]) -> Location | None:
         errors.append("lat/long: send both lat and long (WGS84)")
         return None
     try:
-        return Location(lat=lat, lon=lon)
+        return Location(lat=degrees(lat, "lat"), lon=degrees(lon, "long"))
     except ValidationError as exc:
         errors.extend(validation_descriptions(list(exc.errors())))
-        return None
+    except ValueError as exc:  # not a number at all
+        errors.append(str(exc))
+    return None
+
+
+def degrees(value: str, name: str) -> float:
+    """A form's text as a number (the JSON API takes JSON numbers only)."""
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name}: must be a number (WGS84 degrees), not {value!r}") from None
 
 
 def filing(form: Form, code: str, terms: dict[str, Any], location: Location | None,

@@ -7,13 +7,13 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from services.intake.projections import FrontDeskProjection
 from services.intake.territory import SCHEMA
 from shared.errors import NotFound
 from shared.freshness import FreshnessDep, after_tokens
-from shared.http import page
+from shared.http import app_state, page
 from shared.store import EventStore
 from shared.types import Day
 
@@ -115,11 +115,7 @@ class FrontDeskView:
         return [dict(r) for r in rows]
 
 
-async def get_view(request: Request) -> FrontDeskView:
-    return request.app.state.front_desk_view
-
-
-ViewDep = Annotated[FrontDeskView, Depends(get_view)]
+ViewDep = Annotated[FrontDeskView, Depends(app_state("front_desk_view"))]
 FRONT_DESK = FrontDeskProjection.name
 # A list waits for the consistency tokens it is given (`?after=`): shared/freshness.py.
 Consistent = Annotated[None, Depends(after_tokens(FRONT_DESK))]
