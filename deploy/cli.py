@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> None:
                                                "(for container health checks)")
     check.add_argument("service")
     check.add_argument("part", nargs="?", choices=["relay", "workers", "all"], default="all")
+    compose = commands.add_parser("compose", help="write docker-compose.yml from the registered "
+                                                  "services (deploy/registry.py)")
+    compose.add_argument("--check", action="store_true",
+                         help="write nothing; exit 1 if docker-compose.yml is not up to date")
     flow = commands.add_parser("demo", help="keep demo traffic flowing (as `jiedao up` does)")
     flow.add_argument("--grid", default=registry.api_url("grid"))
     flow.add_argument("--intake", default=registry.api_url("intake"))
@@ -55,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(contracts.lint_imports(contracts.render_registered()))
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "compose":
+        sys.exit(write_compose(check=args.check))
     if args.command == "demo":
         from deploy.demo_flow import keep_flowing
 
@@ -96,6 +102,24 @@ def _service(name: str) -> ServiceSpec:
     if name not in known:
         raise SystemExit(f"unknown service {name!r}; known: {', '.join(known)}")
     return known[name]
+
+
+def write_compose(check: bool) -> int:
+    """Render docker-compose.yml from the registry; with `check`, only say whether it differs."""
+    from deploy.compose import FILE_NAME, render
+
+    path = Path(__file__).resolve().parent.parent / FILE_NAME
+    text = render(registry.services())
+    if path.exists() and path.read_text() == text:
+        print(f"jiedao compose: {FILE_NAME} is up to date")
+        return 0
+    if check:
+        print(f"jiedao compose: {FILE_NAME} differs from the registered services: "
+              "run `jiedao compose`", file=sys.stderr)
+        return 1
+    path.write_text(text)
+    print(f"jiedao compose: wrote {FILE_NAME} ({', '.join(registry.SERVICES)})")
+    return 0
 
 
 def run_tests(pytest_args: list[str]) -> int:

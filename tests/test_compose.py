@@ -1,16 +1,19 @@
 """docker-compose.yml runs every registered service as `jiedao up` does, each process
-health-checked. There is no Docker engine here: this checks the file's structure, as Compose
-would read it."""
+health-checked, and is exactly what `jiedao compose` renders from the registry. There is no
+Docker engine here: this checks the file's structure, as Compose would read it."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
+from deploy import compose
+from deploy.cli import write_compose
 from deploy.registry import api_port, services
 
-COMPOSE = yaml.safe_load((Path(__file__).resolve().parent.parent / "docker-compose.yml")
-                         .read_text())
+COMPOSE_FILE = Path(__file__).resolve().parent.parent / compose.FILE_NAME
+COMPOSE = yaml.safe_load(COMPOSE_FILE.read_text())
 SPECS = services()
 # A service that keeps no read model has no worker.
 BLOCKS = [(name, kind) for name, spec in SPECS.items()
@@ -58,3 +61,23 @@ def test_no_block_runs_a_service_that_is_not_registered():
     run = {block["command"][1] for name, block in COMPOSE["services"].items()
            if name not in ("postgres", "kafka")}
     assert run <= set(SPECS)
+
+
+def test_committed_compose_file_is_what_jiedao_compose_renders():
+    assert COMPOSE_FILE.read_text() == compose.render(SPECS), (
+        "docker-compose.yml is not what the registered services give: run `jiedao compose`")
+
+
+def test_a_service_keeping_no_read_model_is_rendered_without_a_worker():
+    bare = replace(SPECS["intake"], projections=[], consumes={})
+    rendered = yaml.safe_load(compose.render({"grid": SPECS["grid"], "intake": bare}))
+    assert {"intake-api", "intake-relay", "grid-worker"} <= set(rendered["services"])
+    assert "intake-worker" not in rendered["services"]
+
+
+def test_compose_check_fails_and_names_the_fix_when_the_file_is_stale(monkeypatch, capsys):
+    before = COMPOSE_FILE.read_text()
+    monkeypatch.setattr(compose, "render", lambda specs: before + "# a service added since\n")
+    assert write_compose(check=True) == 1
+    assert "run `jiedao compose`" in capsys.readouterr().err
+    assert COMPOSE_FILE.read_text() == before
