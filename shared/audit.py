@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.envelope import GENESIS_HASH
+from shared.event_table import EVENT_COLUMNS, envelope_from_row
 from shared.sealer import chain_step
-from shared.store import EVENT_COLUMNS, EventStore, envelope_from_row
+from shared.store import EventStore
 
 
 @dataclass

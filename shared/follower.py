@@ -29,7 +29,8 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 
-from shared.store import EVENT_COLUMNS, EventStore, envelope_from_row
+from shared.event_table import EVENT_COLUMNS, envelope_from_row
+from shared.store import EventStore
 
 T = TypeVar("T")
 

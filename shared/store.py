@@ -18,77 +18,27 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
-import orjson
 
-from shared.envelope import GENESIS_HASH, Actor, Envelope, NewEvent, Scope, seal
+from shared.envelope import GENESIS_HASH, Envelope, NewEvent, seal
 from shared.errors import (
     ConcurrencyConflict,
     IdempotencyMismatch,
     StaleRead,
     StoreUnavailable,
 )
-
-ANY_VERSION = None
-
-SCHEMA_DDL = """
-CREATE SCHEMA IF NOT EXISTS {s};
-CREATE SEQUENCE IF NOT EXISTS {s}.event_position;
-CREATE TABLE IF NOT EXISTS {s}.events (
-    position        bigint PRIMARY KEY DEFAULT nextval('{s}.event_position'),
-    id              uuid NOT NULL UNIQUE,
-    stream_id       text NOT NULL,
-    stream_version  integer NOT NULL,
-    type            text NOT NULL,
-    schema_version  integer NOT NULL,
-    source          text NOT NULL,
-    subject         text NOT NULL,
-    time            timestamptz NOT NULL,
-    actor_id        text NOT NULL,
-    actor_role      text NOT NULL,
-    street_id       text,
-    community_id    text,
-    grid_id         text,
-    correlation_id  uuid NOT NULL,
-    causation_id    uuid,
-    data            json NOT NULL,  -- kept as the exact text that was hashed
-    prev_hash       bytea NOT NULL,
-    hash            bytea NOT NULL,
-    UNIQUE (stream_id, stream_version)
-);
-CREATE TABLE IF NOT EXISTS {s}.streams (
-    stream_id  text PRIMARY KEY,
-    version    integer NOT NULL DEFAULT 0,
-    last_hash  bytea NOT NULL DEFAULT '\\x{genesis}'
-);
-CREATE TABLE IF NOT EXISTS {s}.cursors (
-    name        text PRIMARY KEY,
-    position    bigint NOT NULL,
-    published   bigint NOT NULL DEFAULT 0,
-    updated_at  timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS {s}.seals (
-    position    bigint PRIMARY KEY,
-    chain_hash  bytea NOT NULL,
-    sealed      bigint NOT NULL,
-    sealed_at   timestamptz NOT NULL DEFAULT now()
-);
-"""
-
-EVENT_COLUMNS = (
-    "position, id, stream_id, stream_version, type, schema_version, source, subject, time, "
-    "actor_id, actor_role, street_id, community_id, grid_id, correlation_id, causation_id, "
-    "data::text AS data, prev_hash, hash"
+from shared.event_table import (
+    COPY_COLUMNS,
+    EVENT_COLUMNS,
+    SCHEMA_DDL,
+    envelope_from_row,
+    event_row,
+    validate_schema_name,
 )
 
-COPY_COLUMNS = [
-    "position", "id", "stream_id", "stream_version", "type", "schema_version", "source",
-    "subject", "time", "actor_id", "actor_role", "street_id", "community_id", "grid_id",
-    "correlation_id", "causation_id", "data", "prev_hash", "hash",
-]
+ANY_VERSION = None
 
 RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
@@ -112,46 +62,10 @@ class _Append:
     envelopes: list[Envelope] = field(default_factory=list)
 
 
-def _row(position: int, e: Envelope) -> tuple[Any, ...]:
-    return (
-        position, e.id, e.stream_id, e.stream_version, e.type, e.schema_version, e.source,
-        e.subject, e.time, e.actor.user_id, e.actor.role, e.scope.street_id,
-        e.scope.community_id, e.scope.grid_id, e.correlation_id, e.causation_id,
-        e.data_bytes().decode(), e.prev_hash, e.hash,
-    )
-
-
 def _result_of(stored: list[asyncpg.Record], *, replayed: bool = False) -> AppendResult:
     """The result of an append whose events are all found `stored`."""
     return AppendResult(version=max(row["version"] for row in stored),
                         positions=[row["position"] for row in stored], replayed=replayed)
-
-
-def envelope_from_row(row: asyncpg.Record) -> Envelope:
-    return Envelope(
-        id=row["id"],
-        source=row["source"],
-        type=row["type"],
-        subject=row["subject"],
-        time=row["time"],
-        stream_id=row["stream_id"],
-        stream_version=row["stream_version"],
-        schema_version=row["schema_version"],
-        actor=Actor(row["actor_id"], row["actor_role"]),
-        scope=Scope(row["street_id"], row["community_id"], row["grid_id"]),
-        correlation_id=row["correlation_id"],
-        causation_id=row["causation_id"],
-        data=orjson.loads(row["data"]),
-        prev_hash=bytes(row["prev_hash"]),
-        hash=bytes(row["hash"]),
-        position=row["position"],
-    )
-
-
-def validate_schema_name(schema: str) -> str:
-    if not schema.replace("_", "").isalnum() or not schema[0].isalpha():
-        raise ValueError(f"not a plain schema name: {schema!r}")
-    return schema
 
 
 class Appends:
@@ -451,7 +365,7 @@ class EventStore:
             "events",
             schema_name=self.schema,
             columns=COPY_COLUMNS,
-            records=[_row(n, e) for n, e in zip(numbers, envelopes, strict=True)],
+            records=[event_row(n, e) for n, e in zip(numbers, envelopes, strict=True)],
         )
         return {e.id: n for n, e in zip(numbers, envelopes, strict=True)}
 

@@ -4,8 +4,9 @@ import pytest
 
 from shared.audit import audit
 from shared.envelope import GENESIS_HASH, NewEvent, seal
+from shared.event_table import COPY_COLUMNS, event_row
 from shared.sealer import Sealer
-from shared.store import COPY_COLUMNS, EventStore, _row
+from shared.store import EventStore
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ async def test_an_event_forged_into_an_unused_position_is_detected(sealed_store,
     )
     async with pg_pool.acquire() as con:  # a valid stream chain of its own, at position 5
         await con.copy_records_to_table(
-            "events", schema_name=schema, columns=COPY_COLUMNS, records=[_row(5, forged)]
+            "events", schema_name=schema, columns=COPY_COLUMNS, records=[event_row(5, forged)]
         )
     report = await audit(sealed_store)
     assert any("store chain broken" in p for p in report.problems), report.problems
