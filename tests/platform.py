@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from deploy.demo import admit
 from deploy.embedded import ensure_database
 from deploy.processes import relay_forever
 from deploy.registry import services
@@ -142,3 +143,12 @@ async def draw_small_district(platform: Platform) -> None:
     async with asyncio.timeout(45):
         while await territory.street_of("s1.c2") is None:
             await asyncio.sleep(0.2)
+
+
+async def admit_matters(platform: Platform, *proposals: dict) -> None:
+    """Take each proposed matter through the admission procedure; returns once intake's
+    catalogue shows them all."""
+    for proposed in proposals:
+        assert await admit(platform["intake"], proposed)
+    await platform.eventually("intake", "/catalogue",
+                              lambda p: p["total"] >= len(proposals))

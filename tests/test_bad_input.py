@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from deploy.demo import admit
-from tests.platform import draw_small_district, proposal, running
+from tests.platform import admit_matters, draw_small_district, proposal, running
 
 MATTER = "cm.residence_certificate"
 INSIDE = {"lon": 104.105, "lat": 30.605}
@@ -31,7 +30,7 @@ async def platform(database_url, kafka_bootstrap, tmp_path_factory):
     async with running(["grid", "intake"], database_url, kafka_bootstrap,
                        tmp_path_factory.mktemp("jiedao")) as platform:
         await draw_small_district(platform)
-        assert await admit(platform["intake"], proposal(MATTER))
+        await admit_matters(platform, proposal(MATTER))
         yield platform
 
 

@@ -8,8 +8,7 @@ import datetime as dt
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from deploy.demo import admit
-from tests.platform import draw_small_district, proposal, running
+from tests.platform import admit_matters, draw_small_district, proposal, running
 
 INSIDE = {"lon": 104.105, "lat": 30.605}
 IN_OTHER_COMMUNITY = {"lon": 104.115, "lat": 30.605}
@@ -26,13 +25,12 @@ async def platform(database_url, kafka_bootstrap, tmp_path_factory):
     async with running(["grid", "intake"], database_url, kafka_bootstrap,
                        tmp_path_factory.mktemp("jiedao")) as platform:
         await draw_small_district(platform)
-        intake = platform["intake"]
-        assert await admit(intake, proposal("cm.residence_certificate"))
-        assert await admit(intake, proposal("st.pension", level="street",
-                                            name_zh="养老保险登记", name_en="Pension enrolment"))
-        assert await admit(intake, proposal("dt.business_licence", level="district",
-                                            name_zh="营业执照", name_en="Business licence"))
-        await platform.eventually("intake", "/catalogue", lambda p: p["total"] == 3)
+        await admit_matters(
+            platform, proposal("cm.residence_certificate"),
+            proposal("st.pension", level="street", name_zh="养老保险登记",
+                     name_en="Pension enrolment"),
+            proposal("dt.business_licence", level="district", name_zh="营业执照",
+                     name_en="Business licence"))
         yield platform
 
 

@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from deploy.demo import admit
-from tests.platform import SQUARE, draw_small_district, proposal, running
+from tests.platform import SQUARE, admit_matters, draw_small_district, proposal, running
 
 MATTER = "cm.residence_certificate"
 BASE = "/open311/v2"
@@ -35,8 +34,7 @@ async def platform(database_url, kafka_bootstrap, tmp_path_factory):
     async with running(["grid", "intake"], database_url, kafka_bootstrap,
                        tmp_path_factory.mktemp("jiedao")) as platform:
         await draw_small_district(platform)
-        assert await admit(platform["intake"], proposal(MATTER))
-        await platform.eventually("intake", "/catalogue", lambda p: p["total"] == 1)
+        await admit_matters(platform, proposal(MATTER))
         yield platform
 
 
