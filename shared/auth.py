@@ -1,47 +1,147 @@
-"""Who is acting. Until real sign-in exists, callers name themselves in two headers:
-`X-Actor-Id` (documented as the API's security scheme) and `X-Actor-Role`.
+"""Who is calling, and whether they may: one line per endpoint.
 
-One dependency that reads both headers itself: declaring them as FastAPI `Header` parameters
-costs a validation pass per header on every command (measured: a third of FastAPI's share of
-a filing), and a plain `def` dependency would run in a worker thread."""
+Every endpoint declares who may call it, with one of:
+- `caller: Annotated[Caller, allow(Role.CIVIL_AFFAIRS)]` — signed in with one of these roles
+  (anywhere: the place is checked later, `Caller.authorize`, once what is acted on is loaded);
+- `caller: Annotated[Caller, readable_by(Role.FRONT_DESK_CLERK)]` — the same for a read, which
+  the auditor (read-only, everything) may always make;
+- `_: Annotated[None, public()]` — anyone, signed in or not (public information only);
+- commands take `sender: Annotated[Sender, by(...)]` from shared/commands.py, which is `allow`
+  plus the Idempotency-Key.
+The suite fails for an endpoint that declares none (tests/test_access_matrix.py), and each
+endpoint's roles are published in its OpenAPI operation as `x-roles`.
+
+The token is an OAuth2 bearer token (the accounts service's `/auth/token`, so `/docs` can sign
+in), verified by the service itself (shared/tokens.py); the actor on every event comes from it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.security import APIKeyHeader
+from fastapi import Depends, FastAPI, Request
+from fastapi.security import OAuth2PasswordBearer
 
+from shared.access import Forbidden, Grant, Place, Principal, Role
 from shared.envelope import Actor
+from shared.tokens import Unauthenticated
 
-MAX_LENGTH = 64
-
-
-class ActorHeaders(APIKeyHeader):
-    def __init__(self) -> None:
-        super().__init__(
-            name="X-Actor-Id", scheme_name="actor", auto_error=False,
-            description="Who is acting (user id; default `anonymous`). `X-Actor-Role` names "
-                        "their role (default `operator`). Both at most 64 characters.",
-        )
-
-    async def __call__(self, request: Request) -> Actor:  # type: ignore[override]
-        headers = request.headers
-        return Actor(user_id=_header(headers.get("x-actor-id"), "X-Actor-Id", "anonymous"),
-                     role=_header(headers.get("x-actor-role"), "X-Actor-Role", "operator"))
+bearer = OAuth2PasswordBearer(
+    tokenUrl="/auth/token", scheme_name="signin", auto_error=False,
+    description="Sign in at the accounts service's `/auth/token` (OAuth2 password flow).",
+)
+TokenDep = Annotated[str | None, Depends(bearer)]
 
 
-def _header(value: str | None, name: str, default: str) -> str:
-    if value is None:
-        return default
-    if not 1 <= len(value) <= MAX_LENGTH:
-        raise RequestValidationError([{
-            "loc": ("header", name), "type": "string_length",
-            "msg": f"must be 1 to {MAX_LENGTH} characters", "input": value,
-        }])
-    return value
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A signed-in caller, let through an endpoint's rule (`roles`)."""
+
+    principal: Principal
+    roles: frozenset[Role]
+
+    @property
+    def user_id(self) -> str:
+        return self.principal.user_id
+
+    def authorize(self, place: Place) -> Actor:
+        """The actor to record, if one of the caller's grants of the endpoint's roles covers
+        `place` (where what they act on lives); else Forbidden (403)."""
+        grant = self.principal.covering(self.roles, place)
+        if grant is None:
+            raise Forbidden(f"{self._grants()} do not cover where this is (it needs one of "
+                            f"{_names(self.roles)} there)")
+        return Actor(self.user_id, str(grant.role))
+
+    def scopes(self, kind: str) -> set[str] | None:
+        """Which places of `kind` this caller's grants of the endpoint's roles cover (None:
+        all). Lists filter with it, so no one sees rows outside their scope."""
+        return self.principal.scopes(self.roles, kind)
+
+    def holds(self, *roles: Role) -> bool:
+        return bool(self.principal.holding(set(roles) & self.roles))
+
+    def grant(self, role: Role) -> Grant | None:
+        found = self.principal.holding([role])
+        return found[0] if found else None
+
+    def _grants(self) -> str:
+        held = self.principal.holding(self.roles)
+        return f"your grants ({', '.join(map(str, held))})"
 
 
-current_actor = ActorHeaders()
-ActorDep = Annotated[Actor, Depends(current_actor)]
+async def authenticate(request: Request, token: str | None) -> Principal:
+    if not token:
+        raise Unauthenticated("sign in first: send `Authorization: Bearer <token>` (a token "
+                              "from the accounts service's POST /auth/token)")
+    return await request.app.state.token_verifier.verify(token)
+
+
+def allow(*roles: Role) -> Any:
+    """The dependency of an endpoint any of `roles` may call (somewhere: see `authorize`)."""
+    rule = frozenset(roles)
+
+    async def caller(request: Request, token: TokenDep) -> Caller:
+        principal = await authenticate(request, token)
+        if not principal.holding(rule):
+            raise Forbidden(f"this needs one of the roles: {_names(rule)}")
+        return Caller(principal, rule)
+
+    caller.roles = rule  # type: ignore[attr-defined]  # read by rules_of() and the OpenAPI
+    return Depends(caller)
+
+
+def readable_by(*roles: Role) -> Any:
+    """`allow` for a read: the auditor may read everything."""
+    return allow(*roles, Role.AUDITOR)
+
+
+def public() -> Any:
+    """The dependency of an endpoint anyone may call, signed in or not."""
+
+    async def anyone() -> None:
+        return None
+
+    anyone.roles = frozenset()  # type: ignore[attr-defined]
+    return Depends(anyone)
+
+
+def rules_of(dependant: Any) -> list[frozenset[Role]]:
+    """The rules (`allow`, `readable_by`, `public`) declared anywhere in an endpoint's
+    dependency tree (FastAPI's `route.dependant`)."""
+    found = []
+    if hasattr(dependant.call, "roles"):
+        found.append(dependant.call.roles)
+    for sub in dependant.dependencies:
+        found.extend(rules_of(sub))
+    return found
+
+
+def publish_rules(app: FastAPI, token_url: str) -> None:
+    """Make `app.openapi()` give each operation its roles (`x-roles`; [] = anyone) and point
+    the sign-in flow at the issuer's token endpoint."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for route in app.routes:
+            rules = rules_of(route.dependant) if hasattr(route, "dependant") else []
+            for method in getattr(route, "methods", ()) if rules else ():
+                operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+                if operation is not None:
+                    operation["x-roles"] = sorted(set().union(*rules))
+        scheme = schema.get("components", {}).get("securitySchemes", {}).get("signin")
+        if scheme:
+            scheme["flows"]["password"]["tokenUrl"] = token_url
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _names(roles: Iterable[Role]) -> str:
+    return ", ".join(f"{r} ({r.zh})" for r in sorted(roles))
+

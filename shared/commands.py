@@ -1,7 +1,9 @@
 """The one way a command endpoint is written: its parameters are the command, the repository
-(`RepoDep`) and who sent it (`SenderDep`: the actor and the Idempotency-Key); its body is one
-call to `act` (load → decide → save, answered in shared/http.py's `accepted` shape), or to a
-service's handler where the decision reads more than one aggregate."""
+(`RepoDep`) and who sent it (`sender: Annotated[Sender, by(Role.X, ...)]`: the signed-in
+caller, let through if they hold one of those roles, and the Idempotency-Key); its body is one
+call to `act` (load → check the caller's scope → decide → check again → save, answered in
+shared/http.py's `accepted` shape), or to a service's handler where the decision reads more
+than one aggregate (it calls `sender.caller.authorize(place)` itself)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends
 from pydantic import BaseModel
 
-from shared.auth import ActorDep
-from shared.envelope import Actor
+from shared.access import Role
+from shared.auth import Caller, allow
 from shared.events import DomainEvent
 from shared.http import IdempotencyKey, accepted, app_state
 from shared.idempotency import Idempotency
@@ -26,19 +28,25 @@ A = TypeVar("A", bound=Aggregate)
 class Sender:
     """Who sent a command, and the Idempotency-Key they sent it with (if any)."""
 
-    actor: Actor
+    caller: Caller
     idempotency_key: str | None = None
 
     def idempotency(self, command: BaseModel) -> Idempotency | None:
         """The key as this caller's, for this command (shared/idempotency.py)."""
-        return Idempotency.of(self.idempotency_key, command, self.actor.user_id)
+        return Idempotency.of(self.idempotency_key, command, self.caller.user_id)
 
 
-async def _sender(actor: ActorDep, idempotency_key: IdempotencyKey = None) -> Sender:
-    return Sender(actor, idempotency_key)
+def by(*roles: Role) -> Any:
+    """The dependency of a command any of `roles` may send (shared/auth.py's `allow`)."""
+    allowed = allow(*roles)
+
+    # `allowed` as a default: an annotation naming a local is not resolvable (PEP 563).
+    async def sender(caller: Caller = allowed, idempotency_key: IdempotencyKey = None) -> Sender:
+        return Sender(caller, idempotency_key)
+
+    return Depends(sender)
 
 
-SenderDep = Annotated[Sender, Depends(_sender)]
 RepoDep = Annotated[Repository, Depends(app_state("repository"))]
 
 
@@ -47,8 +55,10 @@ async def act(
     command: BaseModel, sender: Sender, *, expected_version: int | None = None, **ids: str,
 ) -> dict[str, Any]:
     """Load `aggregate`, let `decide` choose its events, save them (Repository.act: a retry
-    under the same Idempotency-Key gets the first answer), and answer which stream moved."""
-    result = await repo.act(aggregate, decide, actor=sender.actor,
+    under the same Idempotency-Key gets the first answer), and answer which stream moved.
+    The caller's grants must cover where the aggregate is before and after (403)."""
+    result = await repo.act(aggregate, decide,
+                            authorize=lambda a: sender.caller.authorize(a.place()),
                             expected_version=expected_version,
                             idempotency=sender.idempotency(command))
     return accepted(aggregate.stream_id, result, **ids)

@@ -12,13 +12,14 @@ not yet fetched from every partition it holds), `stale` (it stopped writing: dea
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
+from shared.auth import public
 from shared.projection import Projection
 from shared.worker_health import setup as setup_progress
 
@@ -85,7 +86,7 @@ def health_router(service: str, projections: list[Projection]) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/health")
-    async def health(request: Request) -> dict[str, Any]:
+    async def health(request: Request, _: Annotated[None, public()]) -> dict[str, Any]:
         """Liveness: 200 while this API and its database answer; also reports the relay's and
         the workers' status and lag."""
         pool = request.app.state.pool
@@ -95,7 +96,7 @@ def health_router(service: str, projections: list[Projection]) -> APIRouter:
     @router.get("/health/ready", responses={
         200: {"model": Readiness, "description": "the relay and every worker run"},
         503: {"model": Readiness, "description": "a relay or worker is not running"}})
-    async def ready(request: Request) -> JSONResponse:
+    async def ready(request: Request, _: Annotated[None, public()]) -> JSONResponse:
         """Readiness of the whole service: 200 when its relay and workers run, else 503."""
         body = await service_health(request.app.state.pool, service, projections)
         body = {"status": "ready" if body["ready"] else "not ready", "service": service, **body}

@@ -8,7 +8,8 @@ actually sent (shared/http.py's ErrorBody), in place of FastAPI's `{"detail"}` 4
 
 An operation may declare one of these codes itself (e.g. a 404 on a search): it gets the
 error body too, unless it declares a body model of its own for it (a readiness report).
-Naming oneself (the `actor` scheme) is optional on every operation.
+An operation that needs sign-in (the `signin` scheme, shared/auth.py): 401 without a valid
+token, 403 when the caller's roles or scope do not allow it.
 
 Paths under a prefix with its own error format (Open311) keep the responses their router
 declares and lose FastAPI's 422 (they never send it)."""
@@ -25,6 +26,9 @@ from shared.http import ErrorBody
 COMMANDS = frozenset({"post", "put", "patch", "delete"})
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 MEANINGS = {
+    401: "Not signed in: no token, or one that is expired, wrongly signed or not for this "
+         "service (see WWW-Authenticate)",
+    403: "Forbidden: the caller's roles, or where their grants apply, do not allow this",
     404: "Not found: an id in the path or the body names nothing",
     409: "Conflict: the step is not allowed in the current state, or another writer changed "
          "it first",
@@ -53,14 +57,13 @@ def document_errors(app: FastAPI, own_format_prefixes: Iterable[str] = ()) -> No
 
 
 def declare(operation: dict[str, Any], method: str, path: str, *, own_format: bool) -> None:
-    if operation.get("security") == [{"actor": []}]:
-        operation["security"].append({})  # naming oneself is optional
     responses = operation.setdefault("responses", {})
     if own_format:
         responses.pop("422", None)
         return
     declared = {int(c) for c in responses if c.isdigit() and int(c) in MEANINGS}
-    for code in sorted(declared | set(codes(method, path))):
+    signed_in = any("signin" in requirement for requirement in operation.get("security", []))
+    for code in sorted(declared | set(codes(method, path, signed_in=signed_in))):
         if declares_its_own_body(responses.get(str(code), {})):
             continue
         description = responses.get(str(code), {}).get("description")
@@ -85,8 +88,8 @@ def add_error_schemas(components: dict[str, Any]) -> None:
     components["ErrorBody"] = body
 
 
-def codes(method: str, path: str) -> list[int]:
-    found = [422, 503]
+def codes(method: str, path: str, *, signed_in: bool = False) -> list[int]:
+    found = [422, 503] + ([401, 403] if signed_in else [])
     if method in COMMANDS or "{" in path:
         found.append(404)
     if method in COMMANDS:

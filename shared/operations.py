@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from shared import deadletters
+from shared.access import Role
+from shared.auth import Caller, readable_by
 from shared.http import page
 
 router = APIRouter(prefix="/operations", tags=["operations"])
@@ -34,6 +36,7 @@ class DeadLetterPage(BaseModel):
 @router.get("/deadletters", response_model=DeadLetterPage)
 async def dead_letters(
     request: Request,
+    _: Annotated[Caller, readable_by(Role.ADMINISTRATOR)],
     stream_id: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00-\x1f]*$",
                                           description="only this stream's")]
     = None,

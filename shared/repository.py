@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol, TypeVar
 from uuid import UUID
 
+from shared.access import Place
 from shared.envelope import Actor, Envelope
 from shared.errors import ConcurrencyConflict, DomainError, StaleRead
 from shared.events import DomainEvent, EventRegistry
@@ -20,6 +21,10 @@ class Aggregate(Protocol):
     def stream_id(self) -> str: ...
 
     def apply(self, event: DomainEvent) -> None: ...
+
+    def place(self) -> Place:
+        """Where it lives (its street, community, grid, owner...): whose grants cover it."""
+        ...
 
 
 A = TypeVar("A", bound=Aggregate)
@@ -50,18 +55,29 @@ class Repository:
         aggregate: A,
         decide: Callable[[A], list[DomainEvent]],
         *,
-        actor: Actor,
+        authorize: Callable[[A], Actor],
         expected_version: int | None = None,
         idempotency: Idempotency | None = None,
     ) -> AppendResult:
         """The one shape of a command on one aggregate: load it, let `decide` choose, save.
+        `authorize` (the caller's scope check: the actor to record, or Forbidden) sees the
+        aggregate as loaded, if it exists, and as the command leaves it, so no one acts on,
+        creates or moves something outside their scope.
         A retry under an Idempotency-Key already used on this stream gets the first answer
         without deciding again (the step may no longer be allowed now that it was taken)."""
         envelopes = await self.store.read_stream(aggregate.stream_id)
         if idempotency and (done := idempotency.earlier(aggregate.stream_id, envelopes)):
             return done
         aggregate = self._replayed(aggregate, envelopes)
-        return await self.save(aggregate, decide(aggregate), actor=actor,
+        loaded_at = aggregate.version
+        if loaded_at:
+            authorize(aggregate)
+        events = decide(aggregate)
+        for event in events:
+            aggregate.apply(event)
+        actor = authorize(aggregate)
+        aggregate.version = loaded_at  # the events are appended on top of what was loaded
+        return await self.save(aggregate, events, actor=actor,
                                expected_version=expected_version, idempotency=idempotency)
 
     async def decide(self, attempt: Callable[[References], Awaitable[T]]) -> T:

@@ -6,12 +6,13 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI
 
 from shared import health, operations, projection
+from shared.auth import public, publish_rules
 from shared.db import create_pool
 from shared.events import EventRegistry
 from shared.freshness import Freshness
@@ -77,6 +78,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         await health.setup(pool, app.state.read_models)
         app.state.pool, app.state.store = pool, store
         app.state.repository = Repository(store, spec.registry)
+        app.state.token_verifier = settings.token_verifier()
         app.state.freshness = freshness = Freshness(store, spec.projections)
         await freshness.start()
         spec.attach(app.state, pool, settings)
@@ -103,9 +105,10 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     app.include_router(health.health_router(spec.name, spec.read_models))
 
     @app.get("/events/schemas", tags=["operations"])
-    async def event_schemas() -> dict[str, Any]:
+    async def event_schemas(_: Annotated[None, public()]) -> dict[str, Any]:
         """JSON Schema of every event type this service emits."""
         return spec.registry.json_schemas()
 
     document_errors(app, spec.error_formats)
+    publish_rules(app, settings.auth_token_url)
     return app

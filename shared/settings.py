@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.tokens import Claims, TokenVerifier
 
 
 class Settings(BaseSettings):
@@ -29,6 +32,21 @@ class Settings(BaseSettings):
     read_batch_seconds: float = Field(0.01, gt=0, alias="JIEDAO_READ_BATCH_SECONDS")
     relay_linger_seconds: float = Field(0.005, ge=0, alias="JIEDAO_RELAY_LINGER_SECONDS")
     demo_api_key: str = Field("jiedao-demo-key", alias="JIEDAO_DEMO_API_KEY")
+    # Sign-in (README "Roles and sign-in"): who issues tokens, for whom, and where their keys are.
+    auth_issuer: str = Field("http://127.0.0.1:8102", alias="JIEDAO_AUTH_ISSUER")
+    auth_audience: str = Field("jiedao", alias="JIEDAO_AUTH_AUDIENCE")
+    auth_jwks_url: str | None = Field(None, alias="JIEDAO_AUTH_JWKS_URL")
+    auth_jwks: str | None = Field(None, alias="JIEDAO_AUTH_JWKS",
+                                  description="the issuer's JWKS inline (JSON), instead of a URL")
+    auth_token_url: str = Field("http://127.0.0.1:8102/auth/token", alias="JIEDAO_AUTH_TOKEN_URL",
+                                description="where /docs signs in (the issuer's token endpoint)")
+    auth_algorithms: str = Field("RS256", alias="JIEDAO_AUTH_ALGORITHMS")
+    auth_claim_user: str = Field("sub", alias="JIEDAO_AUTH_CLAIM_USER")
+    auth_claim_name: str = Field("name", alias="JIEDAO_AUTH_CLAIM_NAME")
+    auth_claim_roles: str = Field("roles", alias="JIEDAO_AUTH_CLAIM_ROLES")
+    # The accounts service's own: its signing key (PEM file) and how long its tokens last.
+    auth_private_key_file: Path | None = Field(None, alias="JIEDAO_AUTH_PRIVATE_KEY_FILE")
+    auth_token_minutes: float = Field(15.0, gt=0, le=1440, alias="JIEDAO_AUTH_TOKEN_MINUTES")
     holidays: str = Field("", alias="JIEDAO_HOLIDAYS",
                           description="comma-separated ISO dates that are not working days")
 
@@ -45,7 +63,21 @@ class Settings(BaseSettings):
                 raise ValueError("production needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS")
             if self.demo_api_key == "jiedao-demo-key":
                 raise ValueError("production must not use the demo API key")
+            if not (self.auth_jwks_url or self.auth_jwks):
+                raise ValueError("production needs the token issuer's keys: JIEDAO_AUTH_JWKS_URL "
+                                 "or JIEDAO_AUTH_JWKS")
         return self
+
+    def token_verifier(self) -> TokenVerifier:
+        """How this service checks the tokens it is sent (shared/tokens.py)."""
+        if not (self.auth_jwks_url or self.auth_jwks):
+            raise RuntimeError("no token issuer keys: set JIEDAO_AUTH_JWKS_URL or JIEDAO_AUTH_JWKS "
+                               "(`jiedao up` sets them for its processes)")
+        return TokenVerifier(
+            issuer=self.auth_issuer, audience=self.auth_audience,
+            jwks=json.loads(self.auth_jwks) if self.auth_jwks else None,
+            jwks_url=self.auth_jwks_url, algorithms=self.auth_algorithms.split(","),
+            claims=Claims(self.auth_claim_user, self.auth_claim_name, self.auth_claim_roles))
 
     def topic(self, service: str) -> str:
         """One topic per service: every event a service emits goes to `<namespace>.<service>`."""

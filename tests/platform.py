@@ -4,12 +4,14 @@ its own database and its own topic namespace on the session's real broker."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,37 @@ from deploy.processes import relay_forever
 from deploy.registry import services
 from shared.service import create_service_app
 from shared.settings import Settings
+from shared.tokens import TokenSigner, generate_private_key
 
 ROOT = Path(__file__).resolve().parent.parent
+ISSUER, AUDIENCE = "https://accounts.test", "jiedao"
+
+
+@cache
+def private_key() -> str:
+    """The session's signing key (the accounts service's, in a platform that runs it)."""
+    return generate_private_key()
+
+
+def signer(key: str | None = None, **options: Any) -> TokenSigner:
+    """Mints tokens as the platform's issuer would (another `key` to forge one)."""
+    return TokenSigner(key or private_key(), issuer=options.pop("issuer", ISSUER),
+                       audience=options.pop("audience", AUDIENCE), **options)
+
+
+def bearer(*grants: str, user: str = "tester", **options: Any) -> dict[str, str]:
+    """Headers signing in as `user` holding `grants` (`front_desk_clerk:s1.c1`, `auditor`)."""
+    return {"Authorization": f"Bearer {signer().issue(user, grants, **options)}"}
+
+
+def auth_env(data_dir: Path) -> dict[str, str]:
+    """What the services are told of the issuer: its keys inline, and (for the accounts
+    service) the private key to sign with."""
+    key_file = data_dir / "signing-key.pem"
+    key_file.write_text(private_key())
+    return {"JIEDAO_AUTH_ISSUER": ISSUER, "JIEDAO_AUTH_AUDIENCE": AUDIENCE,
+            "JIEDAO_AUTH_JWKS": json.dumps(signer().jwks()),
+            "JIEDAO_AUTH_PRIVATE_KEY_FILE": str(key_file)}
 
 
 class Platform:
@@ -33,7 +64,17 @@ class Platform:
         self.workers: list[subprocess.Popen] = []
 
     def __getitem__(self, service: str) -> httpx.AsyncClient:
+        """The service's client, signed in as no one."""
         return self.clients[service]
+
+    def as_(self, service: str, *grants: str, user: str = "tester") -> Signed:
+        """The service's client, signed in as `user` holding `grants`."""
+        return Signed(self.clients[service], bearer(*grants, user=user))
+
+    @staticmethod
+    async def sign_in(grant: str) -> dict[str, str]:
+        """deploy.demo's SignIn: headers of someone holding `grant`."""
+        return bearer(grant, user=grant.replace(":", "-"))
 
     def assert_workers_alive(self) -> None:
         for worker in self.workers:
@@ -41,11 +82,13 @@ class Platform:
 
     async def eventually(self, service: str, path: str, check: Callable[[Any], bool],
                          timeout: float = 45.0, **params: Any) -> Any:
-        """GET `path` until it answers 200 with a body that passes `check`."""
+        """GET `path` (as the auditor, who reads everything) until it answers 200 with a body
+        that passes `check`."""
+        reader = self.as_(service, "auditor", user="auditor")
         async with asyncio.timeout(timeout):
             while True:
                 self.assert_workers_alive()
-                response = await self.clients[service].get(path, params=params)
+                response = await reader.get(path, params=params)
                 if response.status_code == 200 and check(response.json()):
                     return response.json()
                 await asyncio.sleep(0.2)
@@ -60,6 +103,7 @@ async def running(names: list[str], database_url: str, kafka_bootstrap: str,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "JIEDAO_DATA_DIR": str(data_dir),
         "JIEDAO_NAMESPACE": f"t{suffix}",
+        **auth_env(data_dir),
     }
     platform = Platform(Settings(**env))
     known = services()
@@ -79,6 +123,29 @@ async def running(names: list[str], database_url: str, kafka_bootstrap: str,
                                        base_url=f"http://{name}")
             platform.clients[name] = await stack.enter_async_context(client)
         yield platform
+
+
+class Signed:
+    """A client whose every request carries a signed-in caller's token."""
+
+    def __init__(self, client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+        self.client, self.headers = client, headers
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        kwargs["headers"] = {**self.headers, **(kwargs.get("headers") or {})}
+        return await self.client.request(method, url, **kwargs)
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", url, **kwargs)
 
 
 async def _cancel(task: asyncio.Task) -> None:
@@ -128,7 +195,7 @@ def proposal(code: str, level: str = "community", **terms: Any) -> dict:
 async def draw_small_district(platform: Platform) -> None:
     """Street s1 with communities s1.c1 (SQUARE) and s1.c2 (OTHER_SQUARE), one grid each,
     drawn through the grid service; returns once intake has learnt them from Kafka."""
-    grid = platform["grid"]
+    grid = platform.as_("grid", "civil_affairs")
     await grid.post("/streets", json={"street_id": "s1", "name_zh": "测试街道",
                                       "name_en": "Test", "kind": "urban", "sourced": False})
     for community, square in (("s1.c1", SQUARE), ("s1.c2", OTHER_SQUARE)):
@@ -149,6 +216,6 @@ async def admit_matters(platform: Platform, *proposals: dict) -> None:
     """Take each proposed matter through the admission procedure; returns once intake's
     catalogue shows them all."""
     for proposed in proposals:
-        assert await admit(platform["intake"], proposed)
+        assert await admit(platform["intake"], proposed, platform.sign_in)
     await platform.eventually("intake", "/catalogue",
                               lambda p: p["total"] >= len(proposals))

@@ -25,7 +25,7 @@ async def platform(database_url, kafka_bootstrap, tmp_path_factory):
 
 @pytest.fixture
 def grid(platform):
-    return platform["grid"]
+    return platform.as_("grid", "civil_affairs")
 
 
 async def register_street_and_community(client):
@@ -88,14 +88,15 @@ async def test_concurrent_recounts_from_the_same_version_one_gets_409(grid):
 
 
 async def test_the_chenghua_seed_loads_through_the_commands(grid, platform):
-    applied = await load_territory(grid, progress=False)
+    applied = await load_territory(platform["grid"], platform.sign_in, progress=False)
     assert applied > 700
     streets = await platform.eventually("grid", "/territory/streets", lambda p: p["total"] == 15)
     names = {s["name_zh"] for s in streets["items"]}
     assert {"建设路街道", "保和街道", "圣灯街道"} <= names
     kinds = [s["kind"] for s in streets["items"] if s["street_id"] != "teststreet"]
     assert kinds.count("agriculture_related") == 4
-    assert await load_territory(grid, progress=False) == 0  # a second start adds nothing
+    again = await load_territory(platform["grid"], platform.sign_in, progress=False)
+    assert again == 0  # a second start adds nothing
 
 
 async def test_the_read_model_rebuilds_from_the_store_to_the_same_answers(grid, platform):

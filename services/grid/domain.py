@@ -24,6 +24,7 @@ from services.grid.events import (
     MemberEnrolled,
     StreetRegistered,
 )
+from shared.access import Place
 from shared.errors import DomainError, NotFound
 from shared.events import DomainEvent
 
@@ -63,6 +64,9 @@ class Street:
             raise NotFound(f"no street {self.street_id!r}", field=field_name)
         return self
 
+    def place(self) -> Place:
+        return Place.of(street=self.street_id)
+
     def apply(self, event: DomainEvent) -> None:
         if isinstance(event, StreetRegistered):
             self.kind = event.kind
@@ -89,6 +93,9 @@ class Community:
         if self.street_id is None:
             raise NotFound(f"no community {self.community_id!r}", field=field_name)
         return self
+
+    def place(self) -> Place:
+        return Place.of(street=self.street_id, community=self.community_id)
 
     def apply(self, event: DomainEvent) -> None:
         if isinstance(event, CommunityRegistered):
@@ -151,6 +158,9 @@ class Grid:
     def _where(self) -> dict[str, str | None]:
         return {"grid_id": self.grid_id, "community_id": self.community_id,
                 "street_id": self.street_id}
+
+    def place(self) -> Place:
+        return Place.of(street=self.street_id, community=self.community_id, grid=self.grid_id)
 
     def apply(self, event: DomainEvent) -> None:
         match event:

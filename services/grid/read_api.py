@@ -1,4 +1,7 @@
-"""Read endpoints over the territory read model (built by the Faust worker)."""
+"""Read endpoints over the territory read model (built by the Faust worker).
+
+The district's map is for everyone signed in; who a grid's members are only for those who
+keep that grid (civil affairs, its street office, its members and manager, the auditor)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import orjson
 from fastapi import APIRouter, Depends, Query
 
 from services.grid.projections import TerritoryProjection
+from shared.access import Place, Role
+from shared.auth import Caller, readable_by
 from shared.errors import NotFound
 from shared.freshness import FreshnessDep, after_tokens
 from shared.geo import BoundaryIndex
@@ -97,6 +102,9 @@ class TerritoryView:
                                "street_id": r["street_id"]}, r["boundary"]) for r in rows)
 
 
+Anyone = Annotated[Caller, readable_by(*Role)]
+GRID_KEEPERS = (Role.CIVIL_AFFAIRS, Role.STREET_OFFICE_STAFF, Role.GRID_MEMBER,
+                Role.GRID_MANAGER, Role.AUDITOR)
 ViewDep = Annotated[TerritoryView, Depends(app_state("territory_view"))]
 TERRITORY = TerritoryProjection.name
 # A list waits for the consistency tokens it is given (`?after=`): shared/freshness.py.
@@ -104,33 +112,40 @@ Consistent = Annotated[None, Depends(after_tokens(TERRITORY))]
 
 
 @router.get("/streets")
-async def list_streets(view: ViewDep, _: Consistent) -> dict[str, Any]:
+async def list_streets(view: ViewDep, _: Consistent, __: Anyone) -> dict[str, Any]:
     """The district's streets with their community, grid and household counts."""
     return page(await view.streets())
 
 
 @router.get("/streets/{street_id}")
-async def get_street(street_id: str, view: ViewDep, freshness: FreshnessDep) -> dict[str, Any]:
+async def get_street(street_id: str, view: ViewDep, freshness: FreshnessDep,
+                     _: Anyone) -> dict[str, Any]:
     await freshness.settled(TERRITORY, f"street-{street_id}")  # every step taken shows
     return await view.street(street_id)
 
 
 @router.get("/communities/{community_id}")
-async def get_community(community_id: str, view: ViewDep,
-                        freshness: FreshnessDep) -> dict[str, Any]:
+async def get_community(community_id: str, view: ViewDep, freshness: FreshnessDep,
+                        _: Anyone) -> dict[str, Any]:
     await freshness.settled(TERRITORY, f"community-{community_id}")  # every step taken shows
     return await view.community(community_id)
 
 
 @router.get("/grids/{grid_id}")
-async def get_grid(grid_id: str, view: ViewDep, freshness: FreshnessDep) -> dict[str, Any]:
+async def get_grid(grid_id: str, view: ViewDep, freshness: FreshnessDep,
+                   caller: Anyone) -> dict[str, Any]:
+    """A grid, its boundary and manager; its members for those who keep it."""
     await freshness.settled(TERRITORY, f"grid-{grid_id}")  # every step taken shows
-    return await view.grid(grid_id)
+    grid = await view.grid(grid_id)
+    place = Place.of(street=grid["street_id"], community=grid["community_id"], grid=grid_id)
+    if caller.principal.covering(GRID_KEEPERS, place) is None:
+        grid.pop("members")
+    return grid
 
 
 @router.get("/locate", responses={404: {"description": "No grid contains the point"}})
 async def locate(
-    view: ViewDep, _: Consistent,
+    view: ViewDep, _: Consistent, __: Anyone,
     lon: Annotated[float, Query(ge=-180, le=180, description="longitude")],
     lat: Annotated[float, Query(ge=-90, le=90, description="latitude")],
 ) -> dict[str, Any]:
