@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.routing import iter_route_contexts
 from fastapi.security import OAuth2PasswordBearer
 
 from shared.access import Forbidden, Grant, Place, Principal, Role
@@ -75,7 +76,7 @@ class Caller:
 async def authenticate(request: Request, token: str | None) -> Principal:
     if not token:
         raise Unauthenticated("sign in first: send `Authorization: Bearer <token>` (a token "
-                              "from the accounts service's POST /auth/token)")
+                              "from the accounts service's POST /auth/token)", token_given=False)
     return await request.app.state.token_verifier.verify(token)
 
 
@@ -119,6 +120,17 @@ def rules_of(dependant: Any) -> list[frozenset[Role]]:
     return found
 
 
+def declared_rules(app: FastAPI) -> list[tuple[str, set[str], list[frozenset[Role]]]]:
+    """Each documented route of `app` (through included routers): its path, its methods and
+    the rules its dependency tree declares (none: an open door, which the suite refuses)."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if hasattr(route, "dependant") and getattr(route, "include_in_schema", False):
+            found.append((context.path_format, set(route.methods), rules_of(route.dependant)))
+    return found
+
+
 def publish_rules(app: FastAPI, token_url: str) -> None:
     """Make `app.openapi()` give each operation its roles (`x-roles`; [] = anyone) and point
     the sign-in flow at the issuer's token endpoint."""
@@ -128,10 +140,9 @@ def publish_rules(app: FastAPI, token_url: str) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = build()
-        for route in app.routes:
-            rules = rules_of(route.dependant) if hasattr(route, "dependant") else []
-            for method in getattr(route, "methods", ()) if rules else ():
-                operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+        for path, methods, rules in declared_rules(app):
+            for method in methods if rules else ():
+                operation = schema["paths"].get(path, {}).get(method.lower())
                 if operation is not None:
                     operation["x-roles"] = sorted(set().union(*rules))
         scheme = schema.get("components", {}).get("securitySchemes", {}).get("signin")

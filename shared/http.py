@@ -80,7 +80,8 @@ async def _conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
 
 async def _jiedao_error(_: Request, exc: JiedaoError) -> JSONResponse:
     status = getattr(exc, "status", 500)
-    return JSONResponse(status_code=status, content=error_body(type(exc).__name__, str(exc)))
+    return JSONResponse(status_code=status, content=error_body(type(exc).__name__, str(exc)),
+                        headers=getattr(exc, "headers", None))
 
 
 def database_fault(exc: Exception) -> tuple[int, str] | None:

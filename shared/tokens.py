@@ -35,6 +35,12 @@ class Unauthenticated(JiedaoError):
 
     status = 401
 
+    def __init__(self, reason: str, *, token_given: bool = True) -> None:
+        super().__init__(reason)
+        # RFC 6750 §3: name the error only when a token was sent
+        self.headers = {"WWW-Authenticate": 'Bearer error="invalid_token"' if token_given
+                        else "Bearer"}
+
 
 class KeysUnavailable(JiedaoError):
     """The issuer's published keys could not be fetched (answered 503)."""
