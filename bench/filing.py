@@ -38,16 +38,18 @@ from shapely.geometry import shape
 
 from deploy.demo import load_catalogue, load_territory
 from deploy.supervisor import Supervisor
-from deploy.up import infrastructure, process_specs
+from deploy.up import infrastructure, process_specs, token_issuer
 from shared.settings import Settings
+from shared.tokens import TokenSigner
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FLOOR_RATE, FLOOR_P99_MS = 1000.0, 100
 
 
-async def filing_bodies(grid_url: str, intake_url: str, count: int) -> list[dict]:
+async def filing_bodies(grid_url: str, intake_url: str, count: int,
+                        reader: dict[str, str]) -> list[dict]:
     """Valid filings: community-level matters at random grids, points inside them."""
-    async with httpx.AsyncClient(base_url=grid_url, timeout=30) as grid, \
+    async with httpx.AsyncClient(base_url=grid_url, timeout=30, headers=reader) as grid, \
             httpx.AsyncClient(base_url=intake_url, timeout=30) as intake:
         places = []
         for street in (await grid.get("/territory/streets")).json()["items"][:6]:
@@ -73,12 +75,36 @@ async def filing_bodies(grid_url: str, intake_url: str, count: int) -> list[dict
     return bodies
 
 
-async def wait_for_replica(intake_url: str, body: dict, timeout: float = 120) -> None:
+async def wait_for_replica(intake_url: str, body: dict, clerk: dict[str, str],
+                           timeout: float = 120) -> None:
     """Until intake's copy of the territory (learnt from Kafka) accepts a filing."""
-    async with httpx.AsyncClient(base_url=intake_url, timeout=30) as intake:
+    async with httpx.AsyncClient(base_url=intake_url, timeout=30, headers=clerk) as intake:
         async with asyncio.timeout(timeout):
             while (await intake.post("/applications", json=body)).status_code != 201:
                 await asyncio.sleep(0.5)
+
+
+class Tokens:
+    """Tokens as the accounts service issues them (same key, issuer, claims): the clerk of
+    each community files there, so every filing's token is verified and its scope checked."""
+
+    def __init__(self, env: dict[str, str], settings: Settings) -> None:
+        self.signer = TokenSigner(Path(env["JIEDAO_AUTH_PRIVATE_KEY_FILE"]).read_text(),
+                                  issuer=env["JIEDAO_AUTH_ISSUER"],
+                                  audience=settings.auth_audience, minutes=180)
+        self.clerks: dict[str, dict[str, str]] = {}
+
+    def headers(self, grant: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.signer.issue(grant, [grant])}"}
+
+    async def sign_in(self, grant: str) -> dict[str, str]:  # deploy.demo's SignIn
+        return self.headers(grant)
+
+    def clerk(self, body: dict) -> dict[str, str]:
+        community = body["community_id"]
+        if community not in self.clerks:
+            self.clerks[community] = self.headers(f"front_desk_clerk:{community}")
+        return self.clerks[community]
 
 
 class KeepAliveClient:
@@ -88,15 +114,17 @@ class KeepAliveClient:
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
+        self.url = url
         self.host, self.port, self.path = parts.hostname, parts.port, parts.path.encode()
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.opened: list[asyncio.StreamWriter] = []
 
-    async def post(self, body: bytes) -> int:
-        return (await self.exchange(body))[0]
+    async def post(self, body: bytes, headers: bytes = b"") -> int:
+        return (await self.exchange(body, headers))[0]
 
-    async def exchange(self, body: bytes) -> tuple[int, bytes]:
-        """POST `body`; the answer's status and body."""
+    async def exchange(self, body: bytes, headers: bytes = b"") -> tuple[int, bytes]:
+        """POST `body` (with `headers`: `Name: value\r\n` lines); the answer's status and
+        body."""
         while self.idle and self.idle[-1][0].at_eof():  # closed by the server when idle
             self.idle.pop()[1].close()
         if self.idle:
@@ -105,8 +133,8 @@ class KeepAliveClient:
             reader, writer = await asyncio.open_connection(self.host, self.port)
             self.opened.append(writer)
         writer.write(b"POST %b HTTP/1.1\r\nHost: %b:%d\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n%b" % (self.path, self.host.encode(),
-                                                         self.port, len(body), body))
+                     b"%bContent-Length: %d\r\n\r\n%b" % (
+                         self.path, self.host.encode(), self.port, headers, len(body), body))
         head = await reader.readuntil(b"\r\n\r\n")
         length = CONTENT_LENGTH.search(head)
         answer = await reader.readexactly(int(length[1]) if length else 0)
@@ -118,22 +146,29 @@ class KeepAliveClient:
             writer.close()
 
 
+def header_lines(headers: dict[str, str]) -> bytes:
+    return b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in headers.items())
+
+
 CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
 
 
-async def offer(url: str, bodies: list[dict], rate: float, seconds: float) -> dict:
+async def offer(url: str, bodies: list[dict], rate: float, seconds: float,
+                headers: list[dict[str, str]] | None = None) -> dict:
     """Open-loop load: request i is due at start + i / rate, sent then whether or not the
-    earlier ones have been answered (on a new connection if every open one is busy)."""
+    earlier ones have been answered (on a new connection if every open one is busy).
+    `headers[i]` go with `bodies[i]` (a token)."""
     total = int(rate * seconds)
     latencies: list[float] = []
     slowest_by_second = [0.0] * (int(seconds) + 1)
     errors: dict[str, int] = {}
     payloads = [orjson.dumps(body) for body in bodies]
+    lines = [header_lines(h) for h in headers or [{}]]
     client = KeepAliveClient(url)
 
     async def one(i: int, due: float) -> None:
         try:
-            status = await client.post(payloads[i % len(payloads)])
+            status = await client.post(payloads[i % len(payloads)], lines[i % len(lines)])
             if status != 201:
                 errors[str(status)] = errors.get(str(status), 0) + 1
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
@@ -185,19 +220,24 @@ def main() -> None:
                             DATABASE_URL=os.environ.get("DATABASE_URL"),
                             KAFKA_BOOTSTRAP_SERVERS=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
         env = infrastructure(settings, data_dir, stack)
+        env |= token_issuer(settings, data_dir, first_port=18100)
+        tokens = Tokens(env, settings)
         specs, urls = process_specs(env, first_port=18100)
         supervisor = stack.enter_context(Supervisor(specs, log_dir=data_dir / "logs"))
-        asyncio.run(_seed(urls))
-        bodies = asyncio.run(filing_bodies(urls["grid"], urls["intake"], 5000))
-        asyncio.run(wait_for_replica(urls["intake"], bodies[0]))
+        asyncio.run(_seed(urls, tokens))
+        bodies = asyncio.run(filing_bodies(urls["grid"], urls["intake"], 5000,
+                                           tokens.headers("auditor")))
+        headers = [tokens.clerk(body) for body in bodies]
+        asyncio.run(wait_for_replica(urls["intake"], bodies[0], headers[0]))
         if args.profile:
-            profile(supervisor.pids, f"{urls['intake']}/applications", bodies, args.profile,
-                    seconds)
+            profile(supervisor.pids, f"{urls['intake']}/applications", bodies, headers,
+                    args.profile, seconds)
             return
         runs = []
         for rate in rates:
             before = cpu_seconds(supervisor.pids)
-            result = uvloop.run(offer(f"{urls['intake']}/applications", bodies, rate, seconds))
+            result = uvloop.run(offer(f"{urls['intake']}/applications", bodies, rate, seconds,
+                                      headers))
             result["cpu_seconds"] = cpu_used(before, cpu_seconds(supervisor.pids))
             print(json.dumps(result), flush=True)
             runs.append(result)
@@ -216,11 +256,11 @@ def main() -> None:
     print(f"written to bench/results/{name}")
 
 
-def profile(pids: dict[str, int], url: str, bodies: list[dict], rate: float,
-            seconds: float) -> None:
+def profile(pids: dict[str, int], url: str, bodies: list[dict],
+            headers: list[dict[str, str]], rate: float, seconds: float) -> None:
     """Warm up, then offer `rate` filings/s while py-spy samples each intake process; write
     each process's heaviest functions (own samples, and samples with callees)."""
-    uvloop.run(offer(url, bodies, rate, 3.0))
+    uvloop.run(offer(url, bodies, rate, 3.0, headers))
     names = ["intake-api", "intake-worker", "intake-relay"]
     out = {name: Path(tempfile.mkdtemp()) / f"{name}.txt" for name in names}
     spies = [subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
@@ -228,7 +268,7 @@ def profile(pids: dict[str, int], url: str, bodies: list[dict], rate: float,
                                "--nolineno", "-r", "200", "-o", str(out[name])],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for name in names]
-    result = uvloop.run(offer(url, bodies, rate, seconds))
+    result = uvloop.run(offer(url, bodies, rate, seconds, headers))
     for spy in spies:
         spy.wait()
     lines = [f"filing profile at {rate:g}/s for {seconds:g} s: {json.dumps(result)}", ""]
@@ -305,11 +345,11 @@ def _cpu(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-async def _seed(urls: dict[str, str]) -> None:
+async def _seed(urls: dict[str, str], tokens: Tokens) -> None:
     async with httpx.AsyncClient(base_url=urls["grid"], timeout=30) as client:
-        await load_territory(client, progress=False)
+        await load_territory(client, tokens.sign_in, progress=False)
     async with httpx.AsyncClient(base_url=urls["intake"], timeout=30) as client:
-        await load_catalogue(client, progress=False)
+        await load_catalogue(client, tokens.sign_in, progress=False)
 
 
 if __name__ == "__main__":

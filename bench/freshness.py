@@ -37,15 +37,17 @@ import uvloop
 
 from bench.filing import (
     KeepAliveClient,
+    Tokens,
     _seed,
     cpu_seconds,
     cpu_used,
     filing_bodies,
+    header_lines,
     wait_for_replica,
 )
 from bench.infra import code_version
 from deploy.supervisor import Supervisor
-from deploy.up import infrastructure, process_specs
+from deploy.up import infrastructure, process_specs, token_issuer
 from shared.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -92,8 +94,8 @@ class Watcher:
                     await asyncio.sleep(0.05)
 
 
-async def file_at_rate(url: str, payloads: list[bytes], rate: float, seconds: float,
-                       watcher: Watcher) -> dict:
+async def file_at_rate(url: str, payloads: list[tuple[bytes, bytes]], rate: float,
+                       seconds: float, watcher: Watcher) -> dict:
     """Open loop: filing i is due at start + i / rate, sent then whatever came before."""
     client = KeepAliveClient(url)
     latencies: list[float] = []
@@ -101,7 +103,7 @@ async def file_at_rate(url: str, payloads: list[bytes], rate: float, seconds: fl
 
     async def one(i: int, due: float) -> None:
         try:
-            status, answer = await client.exchange(payloads[i % len(payloads)])
+            status, answer = await client.exchange(*payloads[i % len(payloads)])
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
             return
@@ -125,8 +127,8 @@ async def file_at_rate(url: str, payloads: list[bytes], rate: float, seconds: fl
             "filing_p99_ms": ms(latencies[int(len(latencies) * 0.99)]) if latencies else None}
 
 
-async def measure(url: str, database_url: str, payloads: list[bytes], rate: float,
-                  seconds: float) -> dict:
+async def measure(url: str, database_url: str, payloads: list[tuple[bytes, bytes]],
+                  rate: float, seconds: float) -> dict:
     watcher = Watcher(database_url)
     watching = asyncio.create_task(watcher.run())
     try:
@@ -142,7 +144,7 @@ async def measure(url: str, database_url: str, payloads: list[bytes], rate: floa
             "max_ms": ms(seen[-1])}
 
 
-async def warm_up(url: str, database_url: str, payloads: list[bytes]) -> None:
+async def warm_up(url: str, database_url: str, payloads: list[tuple[bytes, bytes]]) -> None:
     """Until the worker (just started, joining its consumer group) applies filings at once."""
     async with asyncio.timeout(120):
         while (await measure(url, database_url, payloads, 5.0, 1.0))["max_ms"] > 2000:
@@ -154,18 +156,20 @@ def ms(seconds: float) -> float:
 
 
 def run_settings(label: str, overrides: dict[str, str], env: dict[str, str], data_dir: Path,
-                 rates: list[float], seconds: float,
-                 bodies: list[dict] | None) -> tuple[list[dict], list[dict]]:
+                 rates: list[float], seconds: float, bodies: list[dict] | None,
+                 tokens: Tokens) -> tuple[list[dict], list[dict]]:
     """One platform run with these settings; the first run seeds the servers and makes the
     filings (returned, for the next run)."""
     specs, urls = process_specs({**env, **overrides}, first_port=18200)
     runs = []
     with Supervisor(specs, log_dir=data_dir / "logs" / label) as supervisor:
         if bodies is None:
-            asyncio.run(_seed(urls))
-            bodies = asyncio.run(filing_bodies(urls["grid"], urls["intake"], 5000))
-            asyncio.run(wait_for_replica(urls["intake"], bodies[0]))
-        payloads = [orjson.dumps(body) for body in bodies]
+            asyncio.run(_seed(urls, tokens))
+            bodies = asyncio.run(filing_bodies(urls["grid"], urls["intake"], 5000,
+                                               tokens.headers("auditor")))
+            asyncio.run(wait_for_replica(urls["intake"], bodies[0], tokens.clerk(bodies[0])))
+        clerks = {b["community_id"]: header_lines(tokens.clerk(b)) for b in bodies}
+        payloads = [(orjson.dumps(body), clerks[body["community_id"]]) for body in bodies]
         url = f"{urls['intake']}/applications"
         uvloop.run(warm_up(url, env["DATABASE_URL"], payloads))
         for rate in rates:
@@ -194,6 +198,8 @@ def main() -> None:
                         KAFKA_BOOTSTRAP_SERVERS=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     with ExitStack() as stack:
         env = infrastructure(settings, data_dir, stack)
+        env |= token_issuer(settings, data_dir, first_port=18200)
+        tokens = Tokens(env, settings)
         sample = Settings(**env)
         bodies: list[dict] | None = None
         configs = {"current": {}} if args.quick or args.no_baseline else {
@@ -201,7 +207,7 @@ def main() -> None:
         runs = []
         for label, overrides in configs.items():
             measured, bodies = run_settings(label, overrides, env, data_dir, rates, seconds,
-                                            bodies)
+                                            bodies, tokens)
             runs += measured
     report = {
         "benchmark": "freshness: command accepted (201 read) -> visible in the read model",

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     flow = commands.add_parser("demo", help="keep demo traffic flowing (as `jiedao up` does)")
     flow.add_argument("--grid", default=registry.api_url("grid"))
     flow.add_argument("--intake", default=registry.api_url("intake"))
+    flow.add_argument("--accounts", default=registry.api_url("accounts"))
     flow.add_argument("--every", type=float, default=1.0, help="seconds between filings")
     args, extra = parser.parse_known_args(argv)
     if args.command == "test":
@@ -63,8 +64,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(write_compose(check=args.check))
     if args.command == "demo":
         from deploy.demo_flow import keep_flowing
+        from shared.settings import get_settings
 
-        asyncio.run(keep_flowing(args.grid, args.intake, every=args.every))
+        asyncio.run(keep_flowing(args.grid, args.intake, args.accounts,
+                                 get_settings().data_dir, every=args.every))
         return
     if args.command == "up":
         from deploy.up import up as start_platform

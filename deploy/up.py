@@ -5,6 +5,7 @@ process (or embedded server) that dies is restarted; see deploy/supervisor.py.""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from contextlib import ExitStack
@@ -13,12 +14,15 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
+from services.accounts.bootstrap import ensure_admin
 
 from deploy.demo import load_catalogue, load_territory
+from deploy.demo_users import ADMIN, Accounts, create_people, passwords, print_people
 from deploy.embedded import EmbeddedKafka, EmbeddedPostgres, ensure_database
 from deploy.registry import api_port, api_url, services
 from deploy.supervisor import ProcessSpec, Supervisor, SupervisorError
 from shared.settings import Settings, get_settings
+from shared.tokens import generate_private_key
 
 
 def infrastructure(settings: Settings, data_dir: Path, stack: ExitStack,
@@ -47,9 +51,27 @@ def infrastructure(settings: Settings, data_dir: Path, stack: ExitStack,
     }
 
 
+def token_issuer(settings: Settings, data_dir: Path, first_port: int) -> dict[str, str]:
+    """Who issues tokens: the environment's OpenID Connect provider if it names one's keys,
+    else the accounts service, signing with a key made once in the data directory (0600)."""
+    if settings.auth_jwks_url or settings.auth_jwks:
+        print(f"tokens: issued by {settings.auth_issuer} (external)", flush=True)
+        return {}
+    key_file = data_dir / "auth" / "signing-key.pem"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(generate_private_key())
+    accounts = api_url("accounts", first_port)
+    return {"JIEDAO_AUTH_PRIVATE_KEY_FILE": str(key_file), "JIEDAO_AUTH_ISSUER": accounts,
+            "JIEDAO_AUTH_JWKS_URL": f"{accounts}/.well-known/jwks.json",
+            "JIEDAO_AUTH_TOKEN_URL": f"{accounts}/auth/token"}
+
+
 def _demo_flow_spec(env: dict[str, str], urls: dict[str, str]) -> ProcessSpec:
     argv = [sys.executable, "-m", "deploy.cli", "demo", "--grid", urls["grid"],
-            "--intake", urls["intake"]]
+            "--intake", urls["intake"], "--accounts", urls["accounts"]]
     return ProcessSpec("demo-flow", argv, env)
 
 
@@ -95,13 +117,19 @@ def _reported_running(health_url: str, part: str) -> bool:
     return all(p["status"] == "running" for p in parts)
 
 
-async def _load_demo(urls: dict[str, str]) -> None:
-    async with httpx.AsyncClient(base_url=urls["grid"], timeout=30) as client:
-        applied = await load_territory(client)
-    print(f"demo territory loaded ({applied} new commands)", flush=True)
-    async with httpx.AsyncClient(base_url=urls["intake"], timeout=30) as client:
-        admitted = await load_catalogue(client)
-    print(f"demo catalogue admitted ({admitted} new matters)", flush=True)
+async def _load_demo(urls: dict[str, str], data_dir: Path) -> None:
+    """The demo people, then the territory (as civil affairs) and the catalogue (as the
+    departments and the district government), each signed in through the accounts service."""
+    admin_password, users = await create_people(urls["accounts"], data_dir)
+    async with httpx.AsyncClient(base_url=urls["accounts"], timeout=30) as client:
+        sign_in = Accounts(client, users).sign_in
+        async with httpx.AsyncClient(base_url=urls["grid"], timeout=30) as grid:
+            applied = await load_territory(grid, sign_in)
+        print(f"demo territory loaded ({applied} new commands)", flush=True)
+        async with httpx.AsyncClient(base_url=urls["intake"], timeout=30) as intake:
+            admitted = await load_catalogue(intake, sign_in)
+        print(f"demo catalogue admitted ({admitted} new matters)", flush=True)
+    print_people(admin_password, users)
 
 
 def _print_urls(urls: dict[str, str], api_key: str) -> None:
@@ -121,14 +149,17 @@ def up(first_port: int, demo: bool) -> int:
     with ExitStack() as stack:
         embedded: dict[str, EmbeddedPostgres | EmbeddedKafka] = {}
         env = infrastructure(settings, data_dir, stack, embedded)
+        env |= token_issuer(settings, data_dir, first_port)
         specs, urls = process_specs(env, first_port)
         supervisor = stack.enter_context(_Stoppable(specs, data_dir / "logs"))
         for name, server in embedded.items():  # restarted like the processes when they die
             supervisor.watch(name, server.alive, server.restart, server.log_file)
         try:
             supervisor.start()
+            asyncio.run(ensure_admin(Settings(**{**os.environ, **env}), ADMIN,
+                                     passwords(data_dir)[ADMIN]))
             if demo:
-                asyncio.run(_load_demo(urls))
+                asyncio.run(_load_demo(urls, data_dir))
                 supervisor.add(_demo_flow_spec(env, urls))
         except SupervisorError as exc:
             print(f"error: {exc}", file=sys.stderr)
