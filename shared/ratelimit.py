@@ -50,12 +50,8 @@ class RateLimits:
         self._hit(self._api_key, "api_key", digest, self.per_api_key)
 
     def _hit(self, items: list[RateLimitItem], kind: str, who: str, limit: str) -> None:
-        # Test every window first, so a refused request is counted in none of them.
-        over = [item for item in items if not self._limiter.test(item, kind, who)]
-        if over:
-            free_at = max(self._limiter.get_window_stats(item, kind, who).reset_time
-                          for item in over)
-            raise RateLimited(kind.replace("_", " "), limit,
-                              max(1, math.ceil(free_at - time.time())))
-        for item in items:
-            self._limiter.hit(item, kind, who)
+        for item in items:  # (as flask-limiter: windows before the refusing one count it)
+            if not self._limiter.hit(item, kind, who):
+                free_at = self._limiter.get_window_stats(item, kind, who).reset_time
+                raise RateLimited(kind.replace("_", " "), limit,
+                                  max(1, math.ceil(free_at - time.time())))
