@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.ratelimit import parse_limit
 from shared.tokens import Claims, TokenVerifier
 
-DEVELOPMENT_ISSUER = "http://127.0.0.1:8102"  # the accounts service `jiedao up` runs
+DEVELOPMENT_ISSUER = "http://127.0.0.1:8102"  # the accounts service `jiedao up` runs (defaults)
 ASYMMETRIC = ("RS", "PS", "ES", "EdDSA")  # a shared-secret (HS*) or `none` token is refused
 
 
@@ -37,12 +37,12 @@ class Settings(BaseSettings):
     relay_linger_seconds: float = Field(0.005, ge=0, alias="JIEDAO_RELAY_LINGER_SECONDS")
     demo_api_key: str = Field("jiedao-demo-key", alias="JIEDAO_DEMO_API_KEY")
     # Sign-in (README "Roles and sign-in"): who issues tokens, for whom, and where their keys are.
-    auth_issuer: str = Field(DEVELOPMENT_ISSUER, alias="JIEDAO_AUTH_ISSUER")
+    auth_issuer: str = Field("http://127.0.0.1:8102", alias="JIEDAO_AUTH_ISSUER")
     auth_audience: str = Field("jiedao", alias="JIEDAO_AUTH_AUDIENCE")
     auth_jwks_url: str | None = Field(None, alias="JIEDAO_AUTH_JWKS_URL")
     auth_jwks: str | None = Field(None, alias="JIEDAO_AUTH_JWKS",
                                   description="the issuer's JWKS inline (JSON), instead of a URL")
-    auth_token_url: str = Field(f"{DEVELOPMENT_ISSUER}/auth/token", alias="JIEDAO_AUTH_TOKEN_URL",
+    auth_token_url: str = Field("http://127.0.0.1:8102/auth/token", alias="JIEDAO_AUTH_TOKEN_URL",
                                 description="where /docs signs in (the issuer's token endpoint)")
     auth_algorithms: str = Field("RS256", alias="JIEDAO_AUTH_ALGORITHMS")
     auth_claim_user: str = Field("sub", alias="JIEDAO_AUTH_CLAIM_USER")
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     # The accounts service's own: its signing key (PEM file) and how long its tokens last.
     auth_private_key_file: Path | None = Field(None, alias="JIEDAO_AUTH_PRIVATE_KEY_FILE")
     auth_token_minutes: float = Field(15.0, gt=0, le=1440, alias="JIEDAO_AUTH_TOKEN_MINUTES")
-    # Limits (README "Limits"): what one request may carry, how often one caller may ask.
+    # Limits (README "Limits and headers"): how much one request carries, how often one asks.
     max_body_bytes: int = Field(1_048_576, ge=1024, alias="JIEDAO_MAX_BODY_BYTES")
     rate_limit: str = Field("2000/second", alias="JIEDAO_RATE_LIMIT",
                             description="per signed-in user and API process (`limits` syntax)")
