@@ -77,7 +77,9 @@ async def authenticate(request: Request, token: str | None) -> Principal:
     if not token:
         raise Unauthenticated("sign in first: send `Authorization: Bearer <token>` (a token "
                               "from the accounts service's POST /auth/token)", token_given=False)
-    return await request.app.state.token_verifier.verify(token)
+    principal = await request.app.state.token_verifier.verify(token)
+    request.app.state.rate_limits.user(principal.user_id)  # 429 over JIEDAO_RATE_LIMIT
+    return principal
 
 
 def allow(*roles: Role) -> Any:

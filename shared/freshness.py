@@ -41,6 +41,8 @@ class ReadModelBehind(JiedaoError):
     """The read model did not apply the writes a read must show within the wait."""
 
     status = 503
+    public_message = ("a read model has not applied the writes this read must show within the "
+                      "wait: its worker is stopped or far behind; retry later")
 
 
 def consistency_token(stream_id: str, version: int) -> str:
@@ -121,7 +123,7 @@ class Freshness:
                 return
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise ReadModelBehind(_behind_message(p, behind, self.wait_seconds))
+                raise ReadModelBehind(_behind_message(behind, self.wait_seconds))
             pause = LISTENING_RECHECK_SECONDS if self._listening else POLL_SECONDS
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(news.wait(), min(remaining, pause))
@@ -171,10 +173,12 @@ class Freshness:
                                 await con.remove_listener(channel, self._arrived)
 
 
-def _behind_message(p: Projection, behind: dict[str, tuple[int, int]], seconds: float) -> str:
+def _behind_message(behind: dict[str, tuple[int, int]], seconds: float) -> str:
+    """Names the streams (the caller's own ids), not the read model's table: error bodies
+    carry no schema names."""
     streams = ", ".join(f"{s} (at v{at}, written up to v{v})" for s, (at, v) in behind.items())
-    return (f"the read model {p.schema}.{p.name} has not applied {streams} after "
-            f"{seconds:g} s: its worker is stopped or far behind; retry later")
+    return (f"the read model has not applied {streams} after {seconds:g} s: its worker is "
+            "stopped or far behind; retry later")
 
 
 # -- FastAPI dependencies ------------------------------------------------------------------------

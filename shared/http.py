@@ -1,7 +1,14 @@
-"""HTTP edges: one error shape for every service, the list shape, the Idempotency-Key header."""
+"""HTTP edges: one error shape for every service, the list shape, the Idempotency-Key header.
+
+No error body carries a stack trace, SQL or a database's own message: a 5xx answers a fixed
+message and an error id, and the log has the traceback under that id; a value the database
+refused is a 422 naming the kind of fault (PostgreSQL's condition name), not its message."""
 
 from __future__ import annotations
 
+import logging
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -15,7 +22,10 @@ from starlette.routing import compile_path
 
 from shared.errors import ConcurrencyConflict, DomainError, JiedaoError
 from shared.freshness import consistency_token
+from shared.ratelimit import RateLimited
 from shared.store import AppendResult
+
+log = logging.getLogger("jiedao.http")
 
 # Database faults no handler expects: a value PostgreSQL cannot take is the caller's input
 # (422), a lost or refused connection is the dependency down (503).
@@ -41,6 +51,7 @@ class ErrorDetail(BaseModel):
     message: str
     fields: list[FieldFault]
     current_version: int | None = None  # a concurrency conflict's stream version now
+    error_id: str | None = None  # a 5xx's: the server's log has the fault under it
 
 
 class ErrorBody(BaseModel):
@@ -80,23 +91,58 @@ async def _conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
 
 async def _jiedao_error(_: Request, exc: JiedaoError) -> JSONResponse:
     status = getattr(exc, "status", 500)
+    if status >= 500:
+        return server_fault(exc, status)
     return JSONResponse(status_code=status, content=error_body(type(exc).__name__, str(exc)),
                         headers=getattr(exc, "headers", None))
+
+
+# What a 5xx says (nothing of the fault itself: that is in the log, under the error id).
+UNAVAILABLE = ("a dependency (the database, the event store or the token issuer) is "
+               "unavailable; try again (a command retried with its Idempotency-Key is safe)")
+INTERNAL = "the service failed to answer this request"
+
+
+def server_fault(exc: BaseException, status: int = 500) -> JSONResponse:
+    """A 5xx: a fixed message (an error's own `public_message` if it has one) and a new error
+    id; the traceback is logged under that id."""
+    error_id = uuid.uuid4().hex[:16]
+    log.log(logging.WARNING if status == 503 else logging.ERROR, "error %s: %s answered %d",
+            error_id, type(exc).__name__, status, exc_info=exc)
+    message = getattr(exc, "public_message", UNAVAILABLE if status == 503 else INTERNAL)
+    body = error_body("unavailable" if status == 503 else "internal_error",
+                      f"{message} (error id {error_id})")
+    body["error"]["error_id"] = error_id
+    return JSONResponse(status_code=status, content=body)
 
 
 def database_fault(exc: Exception) -> tuple[int, str] | None:
     """The status and message of an unexpected database fault, or None if it is not one."""
     if isinstance(exc, DATA_FAULTS):
-        return 422, f"a value was refused by the database: {exc}"
+        return 422, f"a value was refused by the database ({condition(exc)})"
     if isinstance(exc, DATABASE_DOWN):
-        return 503, f"the database is unavailable: {type(exc).__name__}"
+        return 503, UNAVAILABLE
     return None
 
 
+def condition(exc: Exception) -> str:
+    """PostgreSQL's condition name (`NumericValueOutOfRangeError`: numeric value out of range),
+    never its message, which may quote SQL, values or table names."""
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", type(exc).__name__.removesuffix("Error"))
+    return words.lower()
+
+
 async def _database_fault(_: Request, exc: Exception) -> JSONResponse:
-    status, message = database_fault(exc) or (500, str(exc))
-    kind = "invalid_input" if status == 422 else "unavailable"
-    return JSONResponse(status_code=status, content=error_body(kind, message))
+    fault = database_fault(exc)
+    if fault is None or fault[0] >= 500:
+        return server_fault(exc, fault[0] if fault else 500)
+    log.warning("a value was refused by the database: %s: %s", type(exc).__name__, exc)
+    return JSONResponse(status_code=fault[0], content=error_body("invalid_input", fault[1]))
+
+
+async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+    return JSONResponse(status_code=429, headers=exc.headers,
+                        content=error_body("rate_limited", str(exc.detail)))
 
 
 HTTP_METHODS = frozenset({"delete", "get", "head", "options", "patch", "post", "put"})
@@ -128,6 +174,7 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RateLimited, _rate_limited)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_input)  # type: ignore[arg-type]
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(ConcurrencyConflict, _conflict)  # type: ignore[arg-type]

@@ -6,7 +6,11 @@ the field at fault before any endpoint runs, so nothing is written.
 
 A raw ASGI middleware, cheap on the common path: the body is scanned as bytes for anything
 that could decode to a refused character; only a body with such a hit (rare: a `\\u00xx`
-escape, a surrogate escape, a `%xx` control) is decoded to find the field and be sure."""
+escape, a surrogate escape, a `%xx` control) is decoded to find the field and be sure.
+
+It also holds every request body to `max_body_bytes` (JIEDAO_MAX_BODY_BYTES): a
+Content-Length over it is answered 413 before anything is read, a chunked body as soon as it
+grows over it."""
 
 from __future__ import annotations
 
@@ -37,28 +41,45 @@ SURROGATE = re.compile(r"[\ud800-\udfff]")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def invalid_input(_: str, fields: list[dict[str, str]]) -> Response:
-    """The project's error shape (shared/http.py's error_body), status 422."""
+def refusal_body(kind: str, fields: list[dict[str, str]], status: int) -> Response:
+    """The project's error shape (shared/http.py's error_body)."""
     message = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)
-    return JSONResponse({"error": {"type": "invalid_input", "message": message,
-                                   "fields": fields}}, status_code=422)
+    return JSONResponse({"error": {"type": kind, "message": message, "fields": fields}},
+                        status_code=status)
+
+
+def invalid_input(_: str, fields: list[dict[str, str]]) -> Response:
+    return refusal_body("invalid_input", fields, 422)
+
+
+class BodyTooLarge(Exception):
+    """A request body grew over the limit while it was read."""
 
 
 class InputGuard:
     """Refuses what no service may store; `refusals` maps a path prefix to the error format of
-    the paths under it (e.g. Open311's), `invalid_input` answering for the rest."""
+    the paths under it (e.g. Open311's), the project's error shape answering for the rest."""
 
-    def __init__(self, app: ASGIApp, refusals: Mapping[str, Refusal] | None = None) -> None:
+    def __init__(self, app: ASGIApp, refusals: Mapping[str, Refusal] | None = None,
+                 max_body_bytes: int = 1_048_576) -> None:
         self.app = app
         self.refusals = dict(refusals or {})
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if declared_length(scope) > self.max_body_bytes:
+            await self.too_large(scope["path"])(scope, receive, send)
+            return
         fields = head_faults(scope)
         if not fields and scope["method"] in BODY_METHODS:
-            body, receive = await buffered(receive)
+            try:
+                body, receive = await buffered(receive, self.max_body_bytes)
+            except BodyTooLarge:
+                await self.too_large(scope["path"])(scope, receive, send)
+                return
             fields = body_faults(content_type(scope), body)
         if fields:
             await self.refusal(scope["path"])(scope["path"], fields)(scope, receive, send)
@@ -66,10 +87,33 @@ class InputGuard:
         await self.app(scope, receive, send)
 
     def refusal(self, path: str) -> Refusal:
+        return self.own_format(path) or invalid_input
+
+    def own_format(self, path: str) -> Refusal | None:
         for prefix, refusal in self.refusals.items():
             if path.startswith(prefix):
                 return refusal
-        return invalid_input
+        return None
+
+    def too_large(self, path: str) -> Response:
+        """413, in the path's own error format if it has one (its refusal, sent as a 413)."""
+        fields = [{"field": "body", "reason": f"is over {self.max_body_bytes} bytes, the most "
+                                              "a request may carry"}]
+        own = self.own_format(path)
+        if own is None:
+            return refusal_body("too_large", fields, 413)
+        response = own(path, fields)
+        response.status_code = 413
+        return response
+
+
+def declared_length(scope: Scope) -> int:
+    """The Content-Length the request declares (0 if none or unreadable: then the body is
+    counted as it arrives)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
 
 
 def head_faults(scope: Scope) -> list[dict[str, str]]:
@@ -175,16 +219,21 @@ def content_type(scope: Scope) -> str:
     return "json"
 
 
-async def buffered(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole body, and a `receive` that hands it on to the app (then the real one)."""
+async def buffered(receive: Receive, limit: int) -> tuple[bytes, Receive]:
+    """The whole body, and a `receive` that hands it on to the app (then the real one);
+    BodyTooLarge as soon as it grows over `limit` bytes."""
     chunks: list[bytes] = []
     messages: list[Message] = []
+    size = 0
     while True:
         message = await receive()
         messages.append(message)
         if message["type"] != "http.request":
             break
         chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            raise BodyTooLarge
         if not message.get("more_body", False):
             break
     body = b"".join(chunks)

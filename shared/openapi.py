@@ -9,10 +9,12 @@ actually sent (shared/http.py's ErrorBody), in place of FastAPI's `{"detail"}` 4
 An operation may declare one of these codes itself (e.g. a 404 on a search): it gets the
 error body too, unless it declares a body model of its own for it (a readiness report).
 An operation that needs sign-in (the `signin` scheme, shared/auth.py): 401 without a valid
-token, 403 when the caller's roles or scope do not allow it.
+token, 403 when the caller's roles or scope do not allow it, 429 over the caller's rate limit
+(shared/ratelimit.py). An operation that takes a body: 413 when it is over the size limit
+(shared/inputs.py).
 
 Paths under a prefix with its own error format (Open311) keep the responses their router
-declares and lose FastAPI's 422 (they never send it)."""
+declares, lose FastAPI's 422 (they never send it) and gain the 413 (in their format)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from shared.http import ErrorBody
 
 COMMANDS = frozenset({"post", "put", "patch", "delete"})
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+RETRY_AFTER = {"description": "Seconds until the caller may ask again",
+               "schema": {"type": "integer", "minimum": 1}}
 MEANINGS = {
     401: "Not signed in: no token, or one that is expired, wrongly signed or not for this "
          "service (see WWW-Authenticate)",
@@ -32,7 +36,10 @@ MEANINGS = {
     404: "Not found: an id in the path or the body names nothing",
     409: "Conflict: the step is not allowed in the current state, or another writer changed "
          "it first",
+    413: "The request body is over the size limit (JIEDAO_MAX_BODY_BYTES; nothing was read "
+         "further, nothing written)",
     422: "Invalid input: the field at fault and the reason (nothing was written)",
+    429: "Too many requests from this caller: retry after the Retry-After header's seconds",
     503: "A dependency (the database) is unavailable; try again",
 }
 
@@ -58,12 +65,16 @@ def document_errors(app: FastAPI, own_format_prefixes: Iterable[str] = ()) -> No
 
 def declare(operation: dict[str, Any], method: str, path: str, *, own_format: bool) -> None:
     responses = operation.setdefault("responses", {})
+    has_body = "requestBody" in operation
     if own_format:
         responses.pop("422", None)
+        if has_body:
+            responses.setdefault("413", {"description": MEANINGS[413]})
         return
     declared = {int(c) for c in responses if c.isdigit() and int(c) in MEANINGS}
     signed_in = any("signin" in requirement for requirement in operation.get("security", []))
-    for code in sorted(declared | set(codes(method, path, signed_in=signed_in))):
+    found = codes(method, path, signed_in=signed_in) + ([413] if has_body else [])
+    for code in sorted(declared | set(found)):
         if declares_its_own_body(responses.get(str(code), {})):
             continue
         description = responses.get(str(code), {}).get("description")
@@ -71,6 +82,8 @@ def declare(operation: dict[str, Any], method: str, path: str, *, own_format: bo
             description = None
         responses[str(code)] = {"description": description or MEANINGS[code],
                                 "content": {"application/json": {"schema": ERROR_REF}}}
+        if code == 429:
+            responses["429"]["headers"] = {"Retry-After": RETRY_AFTER}
 
 
 def declares_its_own_body(response: dict[str, Any]) -> bool:
@@ -89,7 +102,7 @@ def add_error_schemas(components: dict[str, Any]) -> None:
 
 
 def codes(method: str, path: str, *, signed_in: bool = False) -> list[int]:
-    found = [422, 503] + ([401, 403] if signed_in else [])
+    found = [422, 503] + ([401, 403, 429] if signed_in else [])
     if method in COMMANDS or "{" in path:
         found.append(404)
     if method in COMMANDS:

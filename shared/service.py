@@ -13,13 +13,16 @@ from fastapi import APIRouter, FastAPI
 
 from shared import health, operations, projection
 from shared.auth import public, publish_rules
+from shared.backstop import Backstop
 from shared.db import create_pool
 from shared.events import EventRegistry
 from shared.freshness import Freshness
+from shared.headers import SecurityHeaders
 from shared.http import install_error_handlers
 from shared.inputs import InputGuard, Refusal
 from shared.openapi import document_errors
 from shared.projection import Projection
+from shared.ratelimit import RateLimits
 from shared.repository import Repository
 from shared.settings import Settings, get_settings
 from shared.store import EventStore
@@ -79,6 +82,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         app.state.pool, app.state.store = pool, store
         app.state.repository = Repository(store, spec.registry)
         app.state.token_verifier = settings.token_verifier()
+        app.state.rate_limits = RateLimits(settings.rate_limit, settings.open311_rate_limit)
         app.state.freshness = freshness = Freshness(store, spec.projections)
         await freshness.start()
         spec.attach(app.state, pool, settings)
@@ -98,7 +102,11 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     app = FastAPI(title=spec.title, lifespan=lifespan,
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     install_error_handlers(app)
-    app.add_middleware(InputGuard, refusals=spec.error_formats)
+    # The last added runs first: headers on every answer, the backstop's and the gate's too.
+    app.add_middleware(InputGuard, refusals=spec.error_formats,
+                       max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(Backstop)
+    app.add_middleware(SecurityHeaders, token_url=settings.auth_token_url)
     for router in spec.routers:
         app.include_router(router)
     app.include_router(operations.router)

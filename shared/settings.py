@@ -8,10 +8,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.ratelimit import parse_limit
 from shared.tokens import Claims, TokenVerifier
+
+DEVELOPMENT_ISSUER = "http://127.0.0.1:8102"  # the accounts service `jiedao up` runs (defaults)
+ASYMMETRIC = ("RS", "PS", "ES", "EdDSA")  # a shared-secret (HS*) or `none` token is refused
 
 
 class Settings(BaseSettings):
@@ -47,6 +51,12 @@ class Settings(BaseSettings):
     # The accounts service's own: its signing key (PEM file) and how long its tokens last.
     auth_private_key_file: Path | None = Field(None, alias="JIEDAO_AUTH_PRIVATE_KEY_FILE")
     auth_token_minutes: float = Field(15.0, gt=0, le=1440, alias="JIEDAO_AUTH_TOKEN_MINUTES")
+    # Limits (README "Limits and headers"): how much one request carries, how often one asks.
+    max_body_bytes: int = Field(1_048_576, ge=1024, alias="JIEDAO_MAX_BODY_BYTES")
+    rate_limit: str = Field("2000/second", alias="JIEDAO_RATE_LIMIT",
+                            description="per signed-in user and API process (`limits` syntax)")
+    open311_rate_limit: str = Field("6000/minute", alias="JIEDAO_OPEN311_RATE_LIMIT",
+                                    description="per Open311 API key and API process")
     holidays: str = Field("", alias="JIEDAO_HOLIDAYS",
                           description="comma-separated ISO dates that are not working days")
 
@@ -55,6 +65,21 @@ class Settings(BaseSettings):
             return [date.fromisoformat(d.strip()) for d in self.holidays.split(",") if d.strip()]
         except ValueError as exc:
             raise ValueError(f"JIEDAO_HOLIDAYS: {exc}") from exc
+
+    @field_validator("rate_limit", "open311_rate_limit")
+    @classmethod
+    def is_a_rate(cls, value: str) -> str:
+        parse_limit(value)  # e.g. `600/minute` or `20/second;600/minute`
+        return value
+
+    @field_validator("auth_algorithms")
+    @classmethod
+    def asymmetric_only(cls, value: str) -> str:
+        refused = [a for a in value.split(",") if not a.strip().startswith(ASYMMETRIC)]
+        if refused:
+            raise ValueError(f"{', '.join(refused)}: only asymmetric signatures are accepted "
+                             "(RS*, PS*, ES*, EdDSA)")
+        return value
 
     @model_validator(mode="after")
     def production_needs_real_services(self) -> Settings:
@@ -66,6 +91,12 @@ class Settings(BaseSettings):
             if not (self.auth_jwks_url or self.auth_jwks):
                 raise ValueError("production needs the token issuer's keys: JIEDAO_AUTH_JWKS_URL "
                                  "or JIEDAO_AUTH_JWKS")
+            if self.auth_issuer == DEVELOPMENT_ISSUER:
+                raise ValueError("production needs JIEDAO_AUTH_ISSUER: the issuer its tokens "
+                                 f"name (the default, {DEVELOPMENT_ISSUER}, is the embedded one)")
+            if self.auth_token_url.startswith(DEVELOPMENT_ISSUER):
+                raise ValueError("production needs JIEDAO_AUTH_TOKEN_URL: where /docs signs in "
+                                 "(the default is the embedded accounts service)")
         return self
 
     def token_verifier(self) -> TokenVerifier:

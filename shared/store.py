@@ -211,7 +211,8 @@ class EventStore:
         unknown: look its event ids up on another connection and answer with the truth. An
         append found stored succeeded; one not found (or when the store can't be asked) gets
         `StoreUnavailable`, which a retry with the same event ids turns into the right answer."""
-        unavailable = StoreUnavailable(f"event store unavailable: {exc}")
+        unavailable = StoreUnavailable(f"event store unavailable ({type(exc).__name__})")
+        unavailable.__cause__ = exc  # the log shows what it was (shared/http.py server_fault)
         for attempt in range(3):
             try:
                 stored = await self._stored_ids(
@@ -406,7 +407,7 @@ class EventStore:
                 up_to_time,
             )
         except UNAVAILABLE as exc:
-            raise StoreUnavailable(f"event store unavailable: {exc}") from exc
+            raise StoreUnavailable(f"event store unavailable ({type(exc).__name__})") from exc
         return [envelope_from_row(row) for row in rows]
 
     async def stream_version(self, stream_id: str) -> int:

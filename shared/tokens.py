@@ -140,7 +140,8 @@ class TokenVerifier:
                 response.raise_for_status()
                 self._keys = _keys(response.json())
         except (httpx.HTTPError, ValueError) as exc:
-            raise KeysUnavailable(f"the issuer's keys could not be fetched: {exc}") from exc
+            raise KeysUnavailable("the issuer's keys could not be fetched "
+                                  f"({type(exc).__name__})") from exc
         finally:
             self._fetched_at = time.monotonic()
 

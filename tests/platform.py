@@ -96,7 +96,8 @@ class Platform:
 
 @asynccontextmanager
 async def running(names: list[str], database_url: str, kafka_bootstrap: str,
-                  data_dir: Path) -> AsyncIterator[Platform]:
+                  data_dir: Path, env: dict[str, str] | None = None) -> AsyncIterator[Platform]:
+    """`env`: settings of this platform's own (e.g. `{"JIEDAO_RATE_LIMIT": "3/minute"}`)."""
     suffix = uuid.uuid4().hex[:8]
     env = {
         "DATABASE_URL": await ensure_database(database_url, f"e2e_{suffix}"),
@@ -104,6 +105,7 @@ async def running(names: list[str], database_url: str, kafka_bootstrap: str,
         "JIEDAO_DATA_DIR": str(data_dir),
         "JIEDAO_NAMESPACE": f"t{suffix}",
         **auth_env(data_dir),
+        **(env or {}),
     }
     platform = Platform(Settings(**env))
     known = services()

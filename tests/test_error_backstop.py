@@ -16,6 +16,7 @@ from shared.events import EventRegistry
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 from shared.types import Code, Day, Text
+from tests.platform import auth_env
 
 probe = APIRouter()
 
@@ -34,10 +35,11 @@ async def drop_connection(request: Request) -> dict:
 
 
 @pytest.fixture(scope="module")
-async def client(database_url):
+async def client(database_url, tmp_path_factory):
     url = await ensure_database(database_url, f"backstop_{uuid.uuid4().hex[:8]}")
     spec = ServiceSpec(name="probe", title="probe", registry=EventRegistry(), routers=[probe])
-    app = create_service_app(spec, Settings(DATABASE_URL=url))
+    keys = auth_env(tmp_path_factory.mktemp("keys"))
+    app = create_service_app(spec, Settings(DATABASE_URL=url, **keys))
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://probe") as client:
         yield client
