@@ -97,7 +97,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     # look for one on every request.
     app = FastAPI(title=spec.title, lifespan=lifespan,
                   telemetry={"tracing": False, "metrics": False, "logs": False})
-    install_error_handlers(app)
+    install_error_handlers(app, spec.error_formats)
     app.add_middleware(InputGuard, refusals=spec.error_formats)
     for router in spec.routers:
         app.include_router(router)
