@@ -5,7 +5,6 @@ where the service declares one, as Open311's); and the store refuses event data 
 could hold (shared/envelope.py)."""
 
 import uuid
-
 from typing import Annotated
 
 import httpx
