@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.routing import iter_route_contexts
 from fastapi.security import OAuth2PasswordBearer
 
 from shared.access import Forbidden, Grant, Place, Principal, Role
@@ -128,9 +129,9 @@ def publish_rules(app: FastAPI, token_url: str) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = build()
-        for route in app.routes:
+        for route in iter_route_contexts(app.routes):  # the routes of included routers too
             rules = rules_of(route.dependant) if hasattr(route, "dependant") else []
-            for method in getattr(route, "methods", ()) if rules else ():
+            for method in (route.methods or ()) if rules else ():
                 operation = schema["paths"].get(route.path_format, {}).get(method.lower())
                 if operation is not None:
                     operation["x-roles"] = sorted(set().union(*rules))
