@@ -10,8 +10,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from deploy.demo import admit
+from services.intake.open311_format import as_open311
 from services.intake.problem_types import PROBLEM_TYPES
+from shared.access import Forbidden
 from shared.kafka import from_message
+from shared.tokens import Unauthenticated
 from tests.platform import draw_small_district, proposal, running
 
 BASE = "/open311/v2"
@@ -366,6 +369,11 @@ async def test_what_does_not_exist_is_404_in_open311_format(client, path, fragme
         error = {e.tag: e.text for e in xml_of(response).find("error")}
         error["code"] = int(error["code"])
     assert error["code"] == 404 and fragment in error["description"]
+
+
+def test_a_caller_refused_on_an_open311_route_gets_open311s_401_or_403():
+    assert (as_open311(Unauthenticated("sign in")).status, as_open311(Forbidden("no")).status) \
+        == (401, 403)
 
 
 async def event_on_topic(platform, stream_id: str):
