@@ -9,21 +9,24 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
+from shared.access import Forbidden
 from shared.errors import ConcurrencyConflict, DomainError, JiedaoError
 from shared.freshness import consistency_token
+from shared.inputs import Refusal
 from shared.ratelimit import RateLimited
 from shared.store import AppendResult
+from shared.tokens import Unauthenticated
 
 log = logging.getLogger("jiedao.http")
 
@@ -93,8 +96,7 @@ async def _jiedao_error(_: Request, exc: JiedaoError) -> JSONResponse:
     status = getattr(exc, "status", 500)
     if status >= 500:
         return server_fault(exc, status)
-    return JSONResponse(status_code=status, content=error_body(type(exc).__name__, str(exc)),
-                        headers=getattr(exc, "headers", None))
+    return JSONResponse(status_code=status, content=error_body(type(exc).__name__, str(exc)))
 
 
 # What a 5xx says (nothing of the fault itself: that is in the log, under the error id).
@@ -172,7 +174,33 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
                         content=error_body("http_error", str(exc.detail)))
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def _refused_caller(own_formats: Mapping[str, Refusal]) -> Callable[..., Awaitable[Response]]:
+    """401 (with WWW-Authenticate) and 403, in the path's own error format where the service
+    declares one (Open311's): such a format is called with the status as a third argument."""
+
+    async def refuse(request: Request, exc: JiedaoError) -> Response:
+        status = getattr(exc, "status", 403)
+        headers = dict(getattr(exc, "headers", None) or {})
+        path = request.url.path
+        for prefix, refusal in own_formats.items():
+            if path.startswith(prefix):
+                field = "Authorization" if status == 401 else ""
+                response = refusal(path, [{"field": field, "reason": str(exc)}], status)
+                response.headers.update(headers)
+                return response
+        return JSONResponse(status_code=status, headers=headers,
+                            content=error_body(type(exc).__name__, str(exc)))
+
+    return refuse
+
+
+def install_error_handlers(app: FastAPI,
+                           own_formats: Mapping[str, Refusal] | None = None) -> None:
+    """`own_formats`: path prefixes whose errors have their own format (ServiceSpec's
+    `error_formats`)."""
+    refused_caller = _refused_caller(dict(own_formats or {}))
+    for refusal in (Unauthenticated, Forbidden):
+        app.add_exception_handler(refusal, refused_caller)
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RateLimited, _rate_limited)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_input)  # type: ignore[arg-type]

@@ -101,7 +101,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     # look for one on every request.
     app = FastAPI(title=spec.title, lifespan=lifespan,
                   telemetry={"tracing": False, "metrics": False, "logs": False})
-    install_error_handlers(app)
+    install_error_handlers(app, spec.error_formats)
     # The last added runs first: headers on every answer, the backstop's and the gate's too.
     app.add_middleware(InputGuard, refusals=spec.error_formats,
                        max_body_bytes=settings.max_body_bytes)

@@ -23,6 +23,7 @@ from shared.follower import LogFollower
 from shared.service import create_service_app
 from shared.settings import Settings
 from shared.store import EventStore
+from tests.platform import auth_env, bearer
 
 CONFIG = {
     "generation": {"max-examples": 8},
@@ -37,10 +38,18 @@ CONFIG = {
 }
 
 
+# Signed in with broad grants, so the fuzzing reaches past sign-in into every endpoint.
+GRANTS = ("civil_affairs", "district_government", "auditor", "administrator",
+          "district_department:civil_affairs", "district_department:legal_affairs",
+          "front_desk_clerk:s1.c1", "front_desk_clerk:s1.c2", "street_service_staff:s1",
+          "street_office_staff:s1", "resident")
+
+
 def run(app) -> tuple[list[str], Counter[str]]:
     """Run schemathesis's engine over the app's OpenAPI: each failure (`operation: title`),
     and how many scenarios each phase ran."""
-    config = schemathesis.Config.from_dict(CONFIG)
+    config = schemathesis.Config.from_dict(
+        {**CONFIG, "headers": bearer(*GRANTS, user="contract-tester")})
     # Readiness is 503 by design here: no relay or worker runs (tests/test_health.py has it).
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config).exclude(
         path="/health/ready")
@@ -69,9 +78,10 @@ def failed_checks(recorder) -> list[str]:
             if check.status == Status.FAILURE and check.failure_info is not None]
 
 
-async def app_on_fresh_database(name: str, database_url: str) -> tuple[Any, str]:
+async def app_on_fresh_database(name: str, database_url: str, data_dir) -> tuple[Any, str]:
     url = await ensure_database(database_url, f"contract_{name}_{uuid.uuid4().hex[:8]}")
-    return create_service_app(services()[name], Settings(DATABASE_URL=url)), url
+    settings = Settings(DATABASE_URL=url, **auth_env(data_dir))
+    return create_service_app(services()[name], settings), url
 
 
 async def read_models_following_the_store(name: str, url: str) -> None:
@@ -95,8 +105,9 @@ async def read_models_following_the_store(name: str, url: str) -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_the_api_answers_every_request_as_its_openapi_says(service, database_url):
-    app, url = await app_on_fresh_database(service, database_url)
+async def test_the_api_answers_every_request_as_its_openapi_says(service, database_url,
+                                                                 tmp_path):
+    app, url = await app_on_fresh_database(service, database_url, tmp_path)
     following = asyncio.create_task(read_models_following_the_store(service, url))
     try:
         failures, scenarios = await asyncio.to_thread(run, app)

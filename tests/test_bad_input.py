@@ -36,7 +36,12 @@ async def platform(database_url, kafka_bootstrap, tmp_path_factory):
 
 @pytest.fixture
 def intake(platform):
-    return platform["intake"]
+    """The front-desk clerk of community s1.c1, where the filings are made."""
+    return platform.as_("intake", "front_desk_clerk:s1.c1", user="clerk-1")
+
+
+# Who sends each service's commands here.
+SENDER = {"intake": "front_desk_clerk:s1.c1", "grid": "civil_affairs"}
 
 
 async def stored_events(platform, service: str = "intake") -> int:
@@ -59,7 +64,7 @@ def fields_of(response) -> list[str]:
 ])
 async def test_a_control_character_in_the_query_or_path_is_a_422_not_a_500(
         platform, service, path, params, field):
-    response = await platform[service].get(path, params=params)
+    response = await platform.as_(service, "auditor").get(path, params=params)
     assert response.status_code == 422, response.text
     assert fields_of(response) == [field]
     assert "U+00" in response.json()["error"]["fields"][0]["reason"]
@@ -107,7 +112,8 @@ async def test_tab_and_newline_in_free_text_are_kept(intake):
 async def test_a_value_of_another_json_type_is_refused_not_converted(
         platform, service, path, body, field):
     before = await stored_events(platform, service)
-    send = platform[service].put if path.endswith("households") else platform[service].post
+    sender = platform.as_(service, SENDER[service])
+    send = sender.put if path.endswith("households") else sender.post
     response = await send(path, json=body)
     assert response.status_code == 422, response.text
     assert fields_of(response) == [field]
@@ -120,7 +126,8 @@ async def test_a_value_of_another_json_type_is_refused_not_converted(
     problem_form(**{"attribute\x00": "x"}),
 ])
 async def test_a_nul_in_an_open311_form_is_refused_in_open311_format_and_nothing_stored(
-        intake, platform, form):
+        platform, form):
+    intake = platform["intake"]  # an Open311 client: its api_key, no sign-in
     before = await stored_events(platform)
     response = await intake.post(OPEN311, data=form)
     assert response.status_code == 400, response.text
@@ -132,8 +139,8 @@ async def test_a_nul_in_an_open311_form_is_refused_in_open311_format_and_nothing
 
 
 @pytest.mark.parametrize("headers, field", [
-    ({"X-Actor-Id": "clerk\x01"}, "X-Actor-Id"),
-    ({"X-Actor-Role": "front\x00desk"}, "X-Actor-Role"),
+    ({"X-Station": "window\x01"}, "X-Station"),
+    ({"Authorization": "Bearer to\x00ken"}, "Authorization"),
     ({"Idempotency-Key": "k\x1b1"}, "Idempotency-Key"),
 ])
 async def test_a_control_character_in_a_header_is_a_422_and_nothing_stored(
@@ -178,7 +185,7 @@ async def test_a_step_retried_with_its_idempotency_key_answers_first_and_writes_
         intake, platform):
     filed = (await intake.post("/applications", json=filing())).json()["application_id"]
     store = platform.apps["intake"].state.store
-    key = {"Idempotency-Key": "clerk-1/accept/0001", "X-Actor-Id": "clerk-1"}
+    key = {"Idempotency-Key": "clerk-1/accept/0001"}
     first = await intake.post(f"/applications/{filed}/acceptance", json={}, headers=key)
     again = await intake.post(f"/applications/{filed}/acceptance", json={}, headers=key)
     assert first.status_code == again.status_code == 200, again.text
@@ -198,7 +205,7 @@ async def test_a_step_retried_with_its_idempotency_key_answers_first_and_writes_
 
 async def test_concurrent_retries_of_a_step_are_stored_once(intake, platform):
     filed = (await intake.post("/applications", json=filing())).json()["application_id"]
-    key = {"Idempotency-Key": "clerk-1/accept/0002", "X-Actor-Id": "clerk-1"}
+    key = {"Idempotency-Key": "clerk-1/accept/0002"}
     answers = await asyncio.gather(*(intake.post(f"/applications/{filed}/acceptance",
                                                  json={}, headers=key) for _ in range(3)))
     assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
@@ -207,21 +214,20 @@ async def test_concurrent_retries_of_a_step_are_stored_once(intake, platform):
     assert len(await store.read_stream(f"application-{filed}")) == 2
 
 
-async def test_the_same_key_from_two_stations_files_two_applications(intake):
-    key = "2026-11-25/0001"
-    seven = await intake.post("/applications", json=filing(),
-                              headers={"Idempotency-Key": key, "X-Actor-Id": "station-7"})
-    eight = await intake.post("/applications", json=filing(address="建设路2号"),
-                              headers={"Idempotency-Key": key, "X-Actor-Id": "station-8"})
+async def test_the_same_key_from_two_clerks_files_two_applications(platform):
+    key = {"Idempotency-Key": "2026-11-25/0001"}
+    clerk_7, clerk_8 = (platform.as_("intake", "front_desk_clerk:s1.c1", user=f"station-{n}")
+                        for n in (7, 8))
+    seven = await clerk_7.post("/applications", json=filing(), headers=key)
+    eight = await clerk_8.post("/applications", json=filing(address="建设路2号"), headers=key)
     assert seven.status_code == eight.status_code == 201, eight.text
     assert seven.json()["application_id"] != eight.json()["application_id"]
-    again = await intake.post("/applications", json=filing(),
-                              headers={"Idempotency-Key": key, "X-Actor-Id": "station-7"})
+    again = await clerk_7.post("/applications", json=filing(), headers=key)
     assert again.json() == seven.json()
 
 
-async def test_an_open311_post_retried_with_its_idempotency_key_is_stored_once(
-        intake, platform):
+async def test_an_open311_post_retried_with_its_idempotency_key_is_stored_once(platform):
+    intake = platform["intake"]  # an Open311 client: its api_key, no sign-in
     key = {"Idempotency-Key": "app-42/report/0001"}
     first = await intake.post(OPEN311, data=problem_form(), headers=key)
     again = await intake.post(OPEN311, data=problem_form(), headers=key)
@@ -236,7 +242,7 @@ async def test_an_open311_post_retried_with_its_idempotency_key_is_stored_once(
 
 
 async def test_a_grid_command_retried_with_its_idempotency_key_answers_first(platform):
-    grid = platform["grid"]
+    grid = platform.as_("grid", "civil_affairs", user="registrar")
     key = {"Idempotency-Key": "registrar/streets/s9"}
     street = {"street_id": "s9", "name_zh": "九街", "name_en": "Ninth", "kind": "urban",
               "sourced": False}
@@ -248,8 +254,9 @@ async def test_a_grid_command_retried_with_its_idempotency_key_answers_first(pla
     assert without_key.status_code == 409
 
 
-async def test_a_review_of_an_unknown_matter_is_404(intake):
+async def test_a_review_of_an_unknown_matter_is_404(platform):
     review = {"department": "legal_affairs", "verdict": "approve"}
-    response = await intake.post("/catalogue/cm.no_such_matter/reviews", json=review)
+    legal = platform.as_("intake", "district_department:legal_affairs")
+    response = await legal.post("/catalogue/cm.no_such_matter/reviews", json=review)
     assert response.status_code == 404
     assert fields_of(response) == ["matter_code"]

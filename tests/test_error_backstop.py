@@ -1,8 +1,11 @@
 """What no handler expects still gets a clear answer: a value PostgreSQL refuses is a 422, a
 lost database connection a 503 (shared/http.py), on any service built by create_service_app;
-and the store refuses event data no read model could hold (shared/envelope.py)."""
+a caller not signed in or refused gets 401 / 403 in the error format of the path (its own,
+where the service declares one, as Open311's); and the store refuses event data no read model
+could hold (shared/envelope.py)."""
 
 import uuid
+from typing import Annotated
 
 import httpx
 import pytest
@@ -10,15 +13,31 @@ from fastapi import APIRouter, Request
 from pydantic import TypeAdapter, ValidationError
 
 from deploy.embedded import ensure_database
+from services.intake.open311_format import refused
+from shared.access import Forbidden, Role
+from shared.auth import Caller, readable_by
 from shared.envelope import NewEvent
 from shared.errors import DomainError
 from shared.events import EventRegistry
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 from shared.types import Code, Day, Text
-from tests.platform import auth_env
+from tests.platform import auth_env, bearer
 
 probe = APIRouter()
+OWN = "/own-format/"  # a prefix whose errors have their own format (here Open311's)
+Auditor = Annotated[Caller, readable_by(Role.AUDITOR)]
+
+
+@probe.get("/signed-in")
+@probe.get(OWN + "signed-in.json")
+async def signed_in(_: Auditor) -> dict:
+    return {}
+
+
+@probe.get(OWN + "refused.json")
+async def refused_here(_: Auditor) -> dict:
+    raise Forbidden("not here")
 
 
 @probe.get("/as-number")
@@ -37,9 +56,10 @@ async def drop_connection(request: Request) -> dict:
 @pytest.fixture(scope="module")
 async def client(database_url, tmp_path_factory):
     url = await ensure_database(database_url, f"backstop_{uuid.uuid4().hex[:8]}")
-    spec = ServiceSpec(name="probe", title="probe", registry=EventRegistry(), routers=[probe])
-    keys = auth_env(tmp_path_factory.mktemp("keys"))
-    app = create_service_app(spec, Settings(DATABASE_URL=url, **keys))
+    spec = ServiceSpec(name="probe", title="probe", registry=EventRegistry(), routers=[probe],
+                       error_formats={OWN: refused})
+    settings = Settings(DATABASE_URL=url, **auth_env(tmp_path_factory.mktemp("keys")))
+    app = create_service_app(spec, settings)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://probe") as client:
         yield client
@@ -66,6 +86,25 @@ async def test_an_unknown_path_and_method_answer_in_the_error_shape(client):
     assert missing.status_code == 404 and missing.json()["error"]["type"] == "http_error"
     wrong = await client.post("/health")
     assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"
+
+
+async def test_no_token_is_a_401_naming_bearer_and_a_refusal_a_403_in_the_error_shape(client):
+    anonymous = await client.get("/signed-in")
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+    assert anonymous.json()["error"]["type"] == "Unauthenticated"
+    other_role = await client.get("/signed-in", headers=bearer("resident"))
+    assert other_role.status_code == 403 and other_role.json()["error"]["type"] == "Forbidden"
+    assert (await client.get("/signed-in", headers=bearer("auditor"))).status_code == 200
+
+
+async def test_a_401_and_a_403_under_a_prefix_with_its_own_format_come_in_that_format(client):
+    anonymous = await client.get(OWN + "signed-in.json")
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+    [error] = anonymous.json()
+    assert error["code"] == 401 and error["description"].startswith("Authorization: sign in")
+    forbidden = await client.get(OWN + "refused.json", headers=bearer("auditor"))
+    assert forbidden.status_code == 403 and forbidden.json() == [
+        {"code": 403, "description": "not here"}]
 
 
 async def test_the_openapi_declares_the_error_body_not_fastapis(client):

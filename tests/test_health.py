@@ -41,9 +41,10 @@ async def test_service_health_reports_relay_and_worker_lag_and_a_dead_worker_is_
         assert [w["projection"] for w in ready["workers"]] == ["grid_view.territory"]
         assert ready["workers"][0]["partitions"] == 4
 
-        await grid.post("/streets", json={"street_id": "hs", "name_zh": "健康街道",
-                                          "name_en": "Health", "kind": "urban",
-                                          "sourced": False})
+        civil_affairs = platform.as_("grid", "civil_affairs")
+        await civil_affairs.post("/streets", json={"street_id": "hs", "name_zh": "健康街道",
+                                                   "name_en": "Health", "kind": "urban",
+                                                   "sourced": False})
         await platform.eventually("grid", "/territory/streets",
                                   lambda body: any(s["street_id"] == "hs" for s in body["items"]))
         async with asyncio.timeout(10):  # the worker reports its progress every second

@@ -151,3 +151,33 @@ def test_days_are_chengdu_days():
     (event,) = application.file(FileApplication(**filing()), matter=admitted(), place=PLACE,
                                 filed_at=early_tuesday_in_chengdu, calendar=WorkCalendar())
     assert event.deadline == date(2026, 11, 27)  # three working days after Tuesday
+
+
+# -- where each aggregate lives: whose grants cover it (issue 9) --------------------------------
+
+
+def test_an_application_lives_at_its_station_and_with_the_resident_who_filed_it():
+    application = Application("a1")
+    assert application.place().ids == {}  # not filed: no grant covers it
+    applied(application, application.file(FileApplication(**filing()), matter=admitted(),
+                                          place=PLACE, filed_at=MONDAY,
+                                          calendar=WorkCalendar(), filed_by="resident-1"))
+    place = application.place()
+    assert place.holds("community", "s1.c1") and place.holds("street", "s1")
+    assert place.holds("grid", "s1.c1.g1") and place.holds("owner", "resident-1")
+    assert not filed().place().ids.get("owner")  # filed at the window for them
+
+
+def test_a_filing_stored_before_filed_by_existed_still_loads():
+    (event,) = Application("a1").file(FileApplication(**filing()), matter=admitted(),
+                                      place=PLACE, filed_at=MONDAY, calendar=WorkCalendar())
+    old = event.model_dump(mode="json")
+    old.pop("filed_by")
+    assert type(event).model_validate(old).filed_by is None
+
+
+def test_a_matter_lives_with_its_proposer_its_reviewers_and_its_department():
+    matter = Matter("cm.m")
+    applied(matter, matter.propose(ProposeMatter(**proposal("cm.m"))))
+    assert matter.place().ids == {"department": frozenset({"civil_affairs", "legal_affairs"})}
+    assert admitted().place().holds("department", "civil_affairs")

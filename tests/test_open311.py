@@ -10,8 +10,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from deploy.demo import admit
+from services.intake.open311_format import as_open311
 from services.intake.problem_types import PROBLEM_TYPES
+from shared.access import Forbidden
 from shared.kafka import from_message
+from shared.tokens import Unauthenticated
 from tests.platform import draw_small_district, proposal, running
 
 BASE = "/open311/v2"
@@ -50,10 +53,13 @@ async def platform(database_url, kafka_bootstrap, tmp_path_factory):
                        tmp_path_factory.mktemp("jiedao")) as platform:
         await draw_small_district(platform)
         intake = platform["intake"]
-        assert await admit(intake, proposal(MATTER))
+        assert await admit(intake, proposal(MATTER), platform.sign_in)
         assert await admit(intake, proposal(DISTRICT_MATTER, level="district",
-                                            name_zh="营业执照", name_en="Business licence"))
-        pending = await intake.post("/catalogue/proposals", json=proposal(PENDING_MATTER))
+                                            name_zh="营业执照", name_en="Business licence"),
+                           platform.sign_in)
+        pending = await intake.post("/catalogue/proposals", json=proposal(PENDING_MATTER),
+                                    headers=await platform.sign_in(
+                                        "district_department:civil_affairs"))
         assert pending.status_code == 201  # proposed, never decided: not a service
         await platform.eventually("intake", "/catalogue", lambda p: p["total"] == 2)
         yield platform
@@ -61,6 +67,7 @@ async def platform(database_url, kafka_bootstrap, tmp_path_factory):
 
 @pytest.fixture
 def client(platform):
+    """An Open311 client: signed in as no one (its POSTs carry an api_key)."""
     return platform["intake"]
 
 
@@ -156,7 +163,7 @@ async def test_a_form_encoded_filing_is_an_application_at_the_station(client, pl
     assert response.request.headers["content-type"] == "application/x-www-form-urlencoded"
     [created] = response.json()
     assert set(created) == {"service_request_id", "service_notice", "account_id"}
-    assert created["account_id"] == "resident-7"
+    assert created["account_id"] is None  # no personal data in an Open311 response
     assert "community service station" in created["service_notice"]
     assert "still missing: 户口簿 Household register" in created["service_notice"]
     request_id = created["service_request_id"]
@@ -180,13 +187,14 @@ async def test_a_form_encoded_filing_is_an_application_at_the_station(client, pl
     assert request_xml.findtext("service_request_id") == request_xml.findtext("token")
 
 
-async def test_a_returned_application_says_what_is_missing(client):
+async def test_a_returned_application_says_what_is_missing(client, platform):
     response = await client.post(f"{BASE}/requests.xml", data=filing(
         **{"attribute[materials][]": "id_card"}))
     assert response.status_code == 200, response.text
     request_id = xml_of(response).findtext("request/service_request_id")
-    back = await client.post(f"/applications/{request_id}/return",
-                             json={"missing": ["household_register"]})
+    clerk = platform.as_("intake", "front_desk_clerk:s1.c1", user="clerk-1")
+    back = await clerk.post(f"/applications/{request_id}/return",
+                            json={"missing": ["household_register"]})
     assert back.status_code == 200
     [request] = await eventually(client, f"{BASE}/requests/{request_id}.json",
                                  lambda r: "returned" in r[0]["status_notes"])
@@ -211,6 +219,41 @@ async def test_a_problem_report_lands_in_a_grid_and_on_the_topic(client, platfor
     assert found[0]["lat"] == 30.605 and found[0]["long"] == 104.105
     assert found[0]["status"] == "open" and found[0]["address"] == "建设路与府青路交叉口"
     assert "resident@example.com" not in str(found)
+
+
+PERSONAL = {"first_name": "秀英", "last_name": "张", "email": "xiuying@example.com",
+            "phone": "13912345678", "device_id": "device-4711", "account_id": "account-0815"}
+
+
+async def test_no_open311_response_carries_personal_data(client, platform):
+    """Open311 is public (no sign-in on GET): neither the applicant's name, ID or phone
+    number nor a reporter's name, email, phone, device or account id is ever answered."""
+    application = filing(**PERSONAL, **{"attribute[applicant_name]": "王秀兰",
+                                        "attribute[applicant_phone]": "13787654321",
+                                        "attribute[applicant_id_number]": "510108197002021234"})
+    posted = [await client.post(f"{BASE}/requests.json", data=application),
+              await client.post(f"{BASE}/requests.xml", data=problem(**PERSONAL))]
+    assert [p.status_code for p in posted] == [200, 200], [p.text for p in posted]
+    ids = [posted[0].json()[0]["service_request_id"],
+           xml_of(posted[1]).findtext("request/service_request_id")]
+    answers = posted + [await client.get(f"{BASE}/requests/{i}.{fmt}")
+                        for i in ids for fmt in ("json", "xml")]
+    answers += [await client.get(f"{BASE}/tokens/{i}.json") for i in ids]
+    answers.append(await client.get(f"{BASE}/requests.json",
+                                    params={"service_request_id": ",".join(ids)}))
+    answers.append(await client.get(f"{BASE}/requests.xml"))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    personal = [*PERSONAL.values(), "王秀兰", "13787654321", "510108197002021234"]
+    for answer in answers:
+        assert not [value for value in personal if value in answer.text], answer.text
+
+
+async def test_open311_reads_need_no_sign_in_and_a_signed_in_caller_may_read_too(
+        client, platform):
+    anyone = await client.get(f"{BASE}/services.json")
+    signed_in = await platform.as_("intake", "resident", user="r-1").get(f"{BASE}/services.json")
+    assert anyone.status_code == signed_in.status_code == 200
+    assert anyone.json() == signed_in.json()
 
 
 async def test_requests_filter_by_id_code_status_and_dates(client):
@@ -326,6 +369,11 @@ async def test_what_does_not_exist_is_404_in_open311_format(client, path, fragme
         error = {e.tag: e.text for e in xml_of(response).find("error")}
         error["code"] = int(error["code"])
     assert error["code"] == 404 and fragment in error["description"]
+
+
+def test_a_caller_refused_on_an_open311_route_gets_open311s_401_or_403():
+    assert (as_open311(Unauthenticated("sign in")).status, as_open311(Forbidden("no")).status) \
+        == (401, 403)
 
 
 async def event_on_topic(platform, stream_id: str):

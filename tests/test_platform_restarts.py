@@ -18,6 +18,7 @@ from deploy.embedded import ensure_database, free_port
 from deploy.restarts import RestartPolicy
 from deploy.supervisor import Supervisor
 from deploy.up import process_specs
+from tests.platform import auth_env, bearer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +28,7 @@ async def env(database_url, kafka_bootstrap, tmp_path):
     suffix = uuid.uuid4().hex[:8]
     return {"DATABASE_URL": await ensure_database(database_url, f"up_{suffix}"),
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "JIEDAO_DATA_DIR": str(tmp_path),
-            "JIEDAO_NAMESPACE": f"u{suffix}"}
+            "JIEDAO_NAMESPACE": f"u{suffix}", **auth_env(tmp_path)}
 
 
 def _eventually(check, timeout: float = 45.0):
@@ -69,7 +70,8 @@ def test_killed_relay_and_worker_are_restarted_and_events_still_flow(env, tmp_pa
     watching = threading.Thread(target=sup.wait)
     watching.start()
     try:
-        client = httpx.Client(base_url=urls["grid"], trust_env=False, timeout=10)
+        client = httpx.Client(base_url=urls["grid"], trust_env=False, timeout=10,
+                              headers=bearer("civil_affairs"))
         assert _ready(client)
         checked = subprocess.run([sys.executable, "-m", "deploy.cli", "health", "grid"],
                                  cwd=ROOT, env={**os.environ, **env}, capture_output=True)

@@ -40,18 +40,25 @@ async def platform(database_url, kafka_bootstrap, tmp_path_factory):
 
 @pytest.fixture
 def intake(platform):
+    """The front-desk clerk of community s1.c1, where the filings are made."""
+    return platform.as_("intake", "front_desk_clerk:s1.c1", user="clerk-1")
+
+
+@pytest.fixture
+def open311(platform):
+    """An Open311 client: its api_key, no sign-in."""
     return platform["intake"]
 
 
-async def test_an_open311_request_is_found_right_after_its_post(intake):
+async def test_an_open311_request_is_found_right_after_its_post(open311):
     for _ in range(ROUNDS):
-        posted = await intake.post(f"{BASE}/requests.json", data=open311_filing())
+        posted = await open311.post(f"{BASE}/requests.json", data=open311_filing())
         assert posted.status_code == 200, posted.text
         request_id = posted.json()[0]["service_request_id"]
-        found = await intake.get(f"{BASE}/requests/{request_id}.json")
+        found = await open311.get(f"{BASE}/requests/{request_id}.json")
         assert found.status_code == 200, found.text
         assert found.json()[0]["service_request_id"] == request_id
-        by_id = await intake.get(f"{BASE}/requests.json",
+        by_id = await open311.get(f"{BASE}/requests.json",
                                  params={"service_request_id": request_id})
         assert [r["service_request_id"] for r in by_id.json()] == [request_id]
 
@@ -71,7 +78,7 @@ async def test_an_application_is_found_right_after_its_filing_and_each_step(inta
 
 
 async def test_a_grid_is_found_right_after_it_is_drawn(platform):
-    grid = platform["grid"]
+    grid = platform.as_("grid", "civil_affairs")
     for i in range(5):
         drawn = await grid.post("/grids", json={
             "grid_id": f"s1.c1.x{i}", "community_id": "s1.c1", "name_zh": "网格",
@@ -83,7 +90,7 @@ async def test_a_grid_is_found_right_after_it_is_drawn(platform):
 
 
 async def test_a_point_is_located_in_a_grid_right_after_it_is_drawn(platform):
-    grid = platform["grid"]
+    grid = platform.as_("grid", "civil_affairs")
     for i in range(3):
         west = 105.0 + i * 0.01  # away from the district's other grids
         ring = [[west, 30.0], [west + 0.01, 30.0], [west + 0.01, 30.01], [west, 30.01],
@@ -108,7 +115,7 @@ async def test_a_point_is_located_in_a_grid_right_after_it_is_drawn(platform):
 ])
 async def test_an_unknown_id_is_a_404_at_once(platform, service, path):
     started = time.perf_counter()
-    response = await platform[service].get(path)
+    response = await platform.as_(service, "auditor").get(path)
     assert response.status_code == 404, response.text
     assert time.perf_counter() - started < 1.0  # not after the read-your-writes wait
 
@@ -132,7 +139,7 @@ async def test_a_token_this_service_never_gave_is_a_422(intake, token):
 
 async def test_a_read_waits_no_longer_than_its_bound_when_the_worker_is_stopped(platform):
     """(Last in this module: it stops intake's worker.)"""
-    intake = platform["intake"]
+    intake = platform.as_("intake", "front_desk_clerk:s1.c1", user="clerk-1")
     freshness = platform.apps["intake"].state.freshness
     freshness.wait_seconds = 1.5
     worker = platform.workers[1]

@@ -20,6 +20,7 @@ from services.intake.events import (
     ProposalRejected,
     ProposalReviewed,
 )
+from shared.access import Place
 from shared.errors import DomainError, NotFound, WrongOrder
 from shared.events import DomainEvent
 
@@ -47,6 +48,7 @@ class Matter:
     terms: dict[str, Any] | None = None  # the admitted terms, while admitted
     proposals: int = 0
     pending: Proposal | None = None
+    departments: set[str] = field(default_factory=set)  # who proposed, reviews or hands it down
 
     @property
     def stream_id(self) -> str:
@@ -124,6 +126,11 @@ class Matter:
                              field="matter_code")
         return self.pending
 
+    def place(self) -> Place:
+        """Its departments: every one that proposed it, was named to review it, or hands it
+        down; a department's grant covers it (the step's own department is checked apart)."""
+        return Place.of(department=self.departments)
+
     # -- state --------------------------------------------------------------------------------
 
     def apply(self, event: DomainEvent) -> None:
@@ -132,6 +139,7 @@ class Matter:
                 self.proposals = event.proposal_no
                 self.pending = Proposal(event.proposal_no, event.kind, event.terms,
                                         [d["code"] for d in event.reviewers])
+                self.departments |= {event.proposed_by["code"], *self.pending.reviewers}
             case ProposalReviewed():
                 assert self.pending is not None
                 self.pending.reviews[event.department] = (event.verdict, event.reason)
@@ -139,5 +147,6 @@ class Matter:
                 self.pending = None
             case MatterAdmitted() | MatterChanged():
                 self.terms, self.pending = event.terms, None
+                self.departments.add(event.terms["department"]["code"])
             case MatterWithdrawn():
                 self.terms, self.pending = None, None

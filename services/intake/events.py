@@ -89,6 +89,9 @@ class ApplicationFiled(DomainEvent):
     required_materials: list[str]
     filed_at: datetime
     deadline: date
+    # The resident who filed it for themselves (signed in as one); None when a station's
+    # staff or an Open311 client filed it, and in events stored before it was recorded.
+    filed_by: str | None = None
 
 
 @registry.register

@@ -35,6 +35,7 @@ from services.intake.events import (
     MaterialsResubmitted,
     ProblemReported,
 )
+from shared import access
 from shared.errors import DomainError, NotFound, WrongOrder
 from shared.events import DomainEvent
 
@@ -50,6 +51,11 @@ class Place:
     def ids(self) -> dict[str, str]:
         return {"street_id": self.street_id, "community_id": self.community_id,
                 "grid_id": self.grid_id}
+
+    def scope(self, owner: str | None = None) -> access.Place:
+        """The same, as the place whose grants cover it (and its owner, if it has one)."""
+        return access.Place.of(street=self.street_id, community=self.community_id,
+                               grid=self.grid_id, owner=owner)
 
 
 def require_place_in(place: Place | None, community_id: str) -> Place:
@@ -67,7 +73,8 @@ class Application:
     application_id: str
     version: int = 0
     status: str | None = None
-    place: Place | None = None
+    where: Place | None = None
+    filed_by: str | None = None  # the resident who filed it for themselves, if one did
     level: str = ""
     required: list[str] = field(default_factory=list)
     materials: set[str] = field(default_factory=set)
@@ -78,7 +85,8 @@ class Application:
         return f"application-{self.application_id}"
 
     def file(self, command: FileApplication, *, matter: Matter, place: Place | None,
-             filed_at: datetime, calendar: WorkCalendar) -> list[DomainEvent]:
+             filed_at: datetime, calendar: WorkCalendar,
+             filed_by: str | None = None) -> list[DomainEvent]:
         if self.status is not None:
             raise WrongOrder(f"application {self.application_id} is already filed")
         terms: dict[str, Any] = matter.require_admitted()
@@ -92,6 +100,7 @@ class Application:
             required_materials=[m["code"] for m in terms["materials"]],
             filed_at=filed_at,
             deadline=calendar.add_working_days(local_date(filed_at), terms["time_limit_days"]),
+            filed_by=filed_by,
         )
         if terms["level"] != "district":
             return [filed]
@@ -141,14 +150,21 @@ class Application:
                              f"be {step} now", field="status")
 
     def _where(self) -> dict[str, str]:
-        assert self.place is not None
-        return self.place.ids()
+        assert self.where is not None
+        return self.where.ids()
+
+    def place(self) -> access.Place:
+        """Its station's community, street and grid, and the resident who filed it."""
+        if self.where is None:  # not filed: no one's grant covers it
+            return access.Place.of()
+        return self.where.scope(owner=self.filed_by)
 
     def apply(self, event: DomainEvent) -> None:
         match event:
             case ApplicationFiled():
                 self.status, self.level = "filed", event.level
-                self.place = Place(event.street_id, event.community_id, event.grid_id)
+                self.where = Place(event.street_id, event.community_id, event.grid_id)
+                self.filed_by = event.filed_by
                 self.required, self.materials = event.required_materials, set(event.materials)
                 self.deadline = event.deadline
             case ApplicationReturned():
@@ -170,7 +186,8 @@ class Application:
 class Consultation:
     consultation_id: str
     version: int = 0
-    recorded: bool = False
+    street_id: str | None = None
+    community_id: str | None = None
 
     @property
     def stream_id(self) -> str:
@@ -187,14 +204,19 @@ class Consultation:
             answered_by=command.answered_by,
         )]
 
+    def place(self) -> access.Place:
+        return access.Place.of(street=self.street_id, community=self.community_id)
+
     def apply(self, event: DomainEvent) -> None:
-        self.recorded = True
+        if isinstance(event, ConsultationRecorded):
+            self.street_id, self.community_id = event.street_id, event.community_id
 
 
 @dataclass
 class ProblemReport:
     problem_id: str
     version: int = 0
+    where: Place | None = None
 
     @property
     def stream_id(self) -> str:
@@ -210,5 +232,9 @@ class ProblemReport:
                                 description=description, **place.ids(), location=location,
                                 address=address, reporter=reporter)]
 
+    def place(self) -> access.Place:
+        return self.where.scope() if self.where else access.Place.of()
+
     def apply(self, event: DomainEvent) -> None:
-        pass
+        if isinstance(event, ProblemReported):
+            self.where = Place(event.street_id, event.community_id, event.grid_id)

@@ -22,7 +22,7 @@ from services.intake.api import IntakeDep
 from services.intake.catalogue import Matter
 from services.intake.commands import FileApplication, Location
 from services.intake.front_desk import Application
-from services.intake.handlers import Intake
+from services.intake.handlers import Authorize, Intake
 from services.intake.open311_form import FORM_BODY, REPORTER, Form, check_api_key, parse_form
 from services.intake.open311_format import (
     CLOSED,
@@ -48,6 +48,7 @@ from services.intake.open311_format import (
 )
 from services.intake.problem_types import BY_CODE, PROBLEM_TYPES, ProblemType
 from services.intake.read_api import FRONT_DESK, Consistent, FrontDeskView, ViewDep
+from shared.auth import public
 from shared.envelope import Actor
 from shared.freshness import Freshness, FreshnessDep
 from shared.http import IdempotencyKey
@@ -61,13 +62,16 @@ WINDOW = timedelta(days=90)  # the spec's default and largest range of GET reque
 LIMIT = 1000  # the spec's default number of requests returned
 Listed = Annotated[list[str] | None, Query(description="comma-separated, or repeated")]
 Jurisdiction = Annotated[str | None, Query(description="ignored: one jurisdiction is served")]
+# Open311 is public: every GET answers anyone and carries no personal data; a POST is let in
+# by its api_key (checked in the endpoint).
+Anyone = Annotated[None, public()]
 
 
 # -- discovery and services ------------------------------------------------------------------
 
 
 @router.get("/discovery.{format}")
-async def get_discovery(format: str, request: Request, view: ViewDep) -> Response:
+async def get_discovery(format: str, request: Request, view: ViewDep, _: Anyone) -> Response:
     """Service discovery: this endpoint, its formats, and when the services last changed."""
     fmt = check_format(format)
     changed = await view.pool.fetchval(f"SELECT max(updated_at) FROM {view.s}.matters")
@@ -76,7 +80,7 @@ async def get_discovery(format: str, request: Request, view: ViewDep) -> Respons
 
 
 @router.get("/services.{format}")
-async def get_services(format: str, view: ViewDep, _: Consistent,
+async def get_services(format: str, view: ViewDep, _: Consistent, __: Anyone,
                        jurisdiction_id: Jurisdiction = None) -> Response:
     """The admitted matters of the catalogue, then the problem types."""
     fmt = check_format(format)
@@ -86,7 +90,7 @@ async def get_services(format: str, view: ViewDep, _: Consistent,
 
 @router.get("/services/{service_code}.{format}")
 async def get_service_definition(service_code: str, format: str, view: ViewDep,
-                                 freshness: FreshnessDep,
+                                 freshness: FreshnessDep, _: Anyone,
                                  jurisdiction_id: Jurisdiction = None) -> Response:
     """A matter's attributes: the applicant, the station, the materials brought. A problem
     type has none (its metadata is false): its definition lists no attributes."""
@@ -104,7 +108,7 @@ async def get_service_definition(service_code: str, format: str, view: ViewDep,
 # -- POST a service request ------------------------------------------------------------------
 
 @router.post("/requests.{format}", openapi_extra=FORM_BODY, responses=error_responses(403))
-async def post_request(format: str, request: Request, intake: IntakeDep,
+async def post_request(format: str, request: Request, intake: IntakeDep, _: Anyone,
                        idempotency_key: IdempotencyKey = None) -> Response:
     """File an application for a matter, or report a problem; nothing is written on error.
     An Idempotency-Key belongs to the api_key that sends it."""
@@ -133,14 +137,14 @@ async def post_application(intake: Intake, form: Form, code: str,
     command = filing(form, code, terms, location, errors)
     if errors or command is None:
         raise Open311Error(400, *errors)
-    application_id, _ = await handlers.file_application(intake, command, actor_of(form),
+    application_id, _ = await handlers.file_application(intake, command, anywhere(form),
                                                         idempotency)
     filed = await intake.repo.load(Application(application_id))
     assert filed.deadline is not None
     notice = application_notice(terms["level"], terms["department"], filed.deadline)
     if missing := [m for m in filed.required if m not in filed.materials]:
         notice += f"；尚缺材料 still missing: {material_names(missing, terms['materials'])}"
-    return created(application_id, notice, form)
+    return created(application_id, notice)
 
 
 async def post_problem(intake: Intake, form: Form, kind: ProblemType,
@@ -154,20 +158,26 @@ async def post_problem(intake: Intake, form: Form, kind: ProblemType,
     problem_id, _ = await handlers.report_problem(
         intake, problem_type=kind.code, description=form.get("description") or "",
         lon=location.lon, lat=location.lat, address=form.get("address_string") or "",
-        reporter=reporter, actor=actor_of(form), idempotency=idempotency,
+        reporter=reporter, authorize=anywhere(form), idempotency=idempotency,
     )
     place = await intake.territory.locate(location.lon, location.lat)
     assert place is not None  # the report was accepted, so it lies in a grid
-    return created(problem_id, problem_notice(place.grid_id), form)
+    return created(problem_id, problem_notice(place.grid_id))
 
 
-def created(service_request_id: str, notice: str, form: Form) -> dict[str, Any]:
+def created(service_request_id: str, notice: str) -> dict[str, Any]:
+    """The spec's answer; its `account_id` stays empty: no personal data in a response."""
     return {"service_request_id": service_request_id, "service_notice": notice,
-            "account_id": form.get("account_id")}
+            "account_id": None}
 
 
 def actor_of(form: Form) -> Actor:
     return Actor(user_id=f"open311:{form.get('account_id') or 'anonymous'}", role="resident")
+
+
+def anywhere(form: Form) -> Authorize:
+    """An Open311 client, let in by its API key, files anywhere in the district."""
+    return lambda _place: actor_of(form)
 
 
 def check_common(form: Form) -> list[str]:
@@ -273,7 +283,7 @@ class RequestQuery:
 
 @router.get("/requests.{format}")
 async def get_requests(
-    format: str, view: ViewDep, freshness: FreshnessDep, _: Consistent,
+    format: str, view: ViewDep, freshness: FreshnessDep, _: Consistent, __: Anyone,
     service_request_id: Listed = None, service_code: Listed = None,
     start_date: str | None = None, end_date: str | None = None, status: Listed = None,
     jurisdiction_id: Jurisdiction = None,
@@ -293,7 +303,8 @@ async def get_requests(
 
 @router.get("/requests/{service_request_id}.{format}")
 async def get_request(service_request_id: str, format: str, view: ViewDep,
-                      freshness: FreshnessDep, jurisdiction_id: Jurisdiction = None) -> Response:
+                      freshness: FreshnessDep, _: Anyone,
+                      jurisdiction_id: Jurisdiction = None) -> Response:
     """A request as it stands, every step already taken included (right after its POST too:
     this waits briefly for the read model); an id never filed is a 404 at once."""
     fmt = check_format(format)
@@ -305,7 +316,7 @@ async def get_request(service_request_id: str, format: str, view: ViewDep,
 
 
 @router.get("/tokens/{token}.{format}")
-async def get_token(token: str, format: str, intake: IntakeDep,
+async def get_token(token: str, format: str, intake: IntakeDep, _: Anyone,
                     jurisdiction_id: Jurisdiction = None) -> Response:
     """Filing is synchronous, so a token is the service_request_id (known from the store at
     once, before the read model has it)."""
@@ -318,7 +329,7 @@ async def get_token(token: str, format: str, intake: IntakeDep,
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST"], include_in_schema=False)
-async def unknown_resource(path: str, request: Request) -> Response:
+async def unknown_resource(path: str, request: Request, _: Anyone) -> Response:
     raise Open311Error(404, f"{request.method} /open311/v2/{path}: no such Open311 resource "
                             "(see discovery.xml)")
 

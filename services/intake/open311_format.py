@@ -101,9 +101,9 @@ def validation_descriptions(errors: list[Any]) -> list[str]:
 
 
 def as_open311(exc: Exception) -> Open311Error | None:
-    """404 for what does not exist, 403 for api_key (raised as such), 503 for a dependency
-    down (the database, or a read model that stays behind), 400 for the rest (invalid input
-    included: Open311's code for it)."""
+    """404 for what does not exist, 403 for api_key (raised as such) or a caller refused, 401
+    for a caller not signed in, 503 for a dependency down (the database, or a read model that
+    stays behind), 400 for the rest (invalid input included: Open311's code for it)."""
     if (fault := database_fault(exc)) is not None:
         return Open311Error(400 if fault[0] == 422 else 503, fault[1])
     match exc:
@@ -117,8 +117,8 @@ def as_open311(exc: Exception) -> Open311Error | None:
             return Open311Error(400, described(exc.field, exc.reason))
         case RequestValidationError() | ValidationError():
             return Open311Error(400, *validation_descriptions(list(exc.errors())))
-        case JiedaoError() if getattr(exc, "status", None) == 503:  # a dependency down
-            return Open311Error(503, str(exc))
+        case JiedaoError() if getattr(exc, "status", None) in (401, 403, 503):
+            return Open311Error(exc.status, str(exc))
         case JiedaoError():  # the spec's "general service error"
             return Open311Error(400, str(exc))
     return None
@@ -131,12 +131,14 @@ def error_response(request: Request, error: Open311Error) -> Response:
     return render(suffix if suffix in MEDIA_TYPES else "xml", "errors", errors, error.status)
 
 
-def refused(path: str, fields: list[dict[str, str]]) -> Response:
-    """The input gate's refusal (shared/inputs.py) on an Open311 path: 400, Open311's code
-    for invalid input, as an error array."""
-    errors = [{"code": 400, "description": described(f["field"], f["reason"])} for f in fields]
+def refused(path: str, fields: list[dict[str, str]], status: int = 400) -> Response:
+    """A refusal before any endpoint ran, on an Open311 path, as an error array: the input
+    gate's (shared/inputs.py; 400, Open311's code for invalid input), or a sign-in's (401,
+    403: shared/http.py)."""
+    errors = [{"code": status, "description": described(f["field"], f["reason"])}
+              for f in fields]
     suffix = path.rpartition(".")[2]
-    return render(suffix if suffix in MEDIA_TYPES else "xml", "errors", errors, 400)
+    return render(suffix if suffix in MEDIA_TYPES else "xml", "errors", errors, status)
 
 
 class Open311ErrorItem(BaseModel):

@@ -55,6 +55,12 @@ class FrontDeskProjection:
             result text, reason text, on_time boolean,
             filed_at timestamptz NOT NULL, deadline date NOT NULL,
             updated_at timestamptz NOT NULL);
+        -- Added by issue 9 (a read model built before has them empty until `jiedao rebuild`).
+        ALTER TABLE {s}.applications ADD COLUMN IF NOT EXISTS applicant_id_number text,
+            ADD COLUMN IF NOT EXISTS applicant_phone text,
+            ADD COLUMN IF NOT EXISTS filed_by text;
+        CREATE INDEX IF NOT EXISTS applications_filed_by ON {s}.applications (filed_by)
+            WHERE filed_by IS NOT NULL;
         CREATE INDEX IF NOT EXISTS applications_station
             ON {s}.applications (community_id, filed_at);
         CREATE INDEX IF NOT EXISTS applications_status ON {s}.applications (status, deadline);
@@ -81,13 +87,15 @@ class FrontDeskProjection:
                 yield (f"INSERT INTO {s}.applications (application_id, matter_code, "
                        "matter_name_zh, matter_name_en, level, street_id, community_id, grid_id, "
                        "applicant_name, address, lon, lat, status, filed_at, deadline, "
-                       "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-                       "'filed', $13, $14, $13) ON CONFLICT (application_id) DO NOTHING",
+                       "updated_at, applicant_id_number, applicant_phone, filed_by) VALUES "
+                       "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'filed', $13, $14, "
+                       "$13, $15, $16, $17) ON CONFLICT (application_id) DO NOTHING",
                        (event.application_id, event.matter_code, event.matter_name_zh,
                         event.matter_name_en, event.level, event.street_id, event.community_id,
                         event.grid_id, event.applicant["name"], event.address,
                         event.location["lon"], event.location["lat"], event.filed_at,
-                        event.deadline))
+                        event.deadline, event.applicant.get("id_number"),
+                        event.applicant.get("phone"), event.filed_by))
             case ApplicationReturned():
                 yield self._status(event.application_id, "returned", at, missing=event.missing)
             case MaterialsResubmitted():
