@@ -140,3 +140,23 @@ def test_passwords_verify_against_their_argon2_hash_and_unknown_users_fail():
     assert verify_password(PASSWORD, hashed)
     assert not verify_password("wrong password!", hashed)
     assert not verify_password(PASSWORD, None)
+
+
+def test_an_unknown_user_s_password_is_still_checked_against_a_hash(monkeypatch):
+    from services.accounts import passwords
+
+    checked = []
+    real = passwords._hasher()
+
+    class Spy:
+        def hash(self, password):
+            return real.hash(password)
+
+        def verify(self, password, password_hash):
+            checked.append(password_hash)
+            return real.verify(password, password_hash)
+
+    monkeypatch.setattr(passwords, "_hasher", lambda: Spy())
+    passwords._dummy_hash.cache_clear()
+    assert not verify_password(PASSWORD, None)
+    assert len(checked) == 1 and checked[0].startswith("$argon2id$")

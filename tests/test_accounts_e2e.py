@@ -165,6 +165,7 @@ async def test_the_users_read_model_shows_grants_and_status_but_no_hash(admin, p
                                        lambda p: any(u["username"] == "reader"
                                                      for u in p["items"]))
     assert "argon2" not in str(listed) and "hash" not in str(listed)
+    assert (await admin.get("/users/never-registered")).status_code == 404
 
 
 async def test_the_published_keys_verify_a_token_with_pyjwt(admin, platform):
