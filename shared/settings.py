@@ -31,7 +31,6 @@ class Settings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(100, ge=1, alias="JIEDAO_KAFKA_FETCH_MAX_WAIT_MS")
     read_batch_seconds: float = Field(0.01, gt=0, alias="JIEDAO_READ_BATCH_SECONDS")
     relay_linger_seconds: float = Field(0.005, ge=0, alias="JIEDAO_RELAY_LINGER_SECONDS")
-    # Open311 takes it in development only; production only keys the accounts service issued.
     demo_api_key: str = Field("jiedao-demo-key", alias="JIEDAO_DEMO_API_KEY")
     # Sign-in (README "Roles and sign-in"): who issues tokens, for whom, and where their keys are.
     auth_issuer: str = Field("http://127.0.0.1:8102", alias="JIEDAO_AUTH_ISSUER")
@@ -62,6 +61,8 @@ class Settings(BaseSettings):
         if self.environment == "production":
             if not self.database_url or not self.kafka_bootstrap_servers:
                 raise ValueError("production needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS")
+            if self.demo_api_key == "jiedao-demo-key":
+                raise ValueError("production must not use the demo API key")
             if not (self.auth_jwks_url or self.auth_jwks):
                 raise ValueError("production needs the token issuer's keys: JIEDAO_AUTH_JWKS_URL "
                                  "or JIEDAO_AUTH_JWKS")
