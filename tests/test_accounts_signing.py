@@ -31,7 +31,9 @@ def test_a_configured_key_file_is_used(tmp_path):
 def test_production_refuses_to_start_without_a_configured_key(tmp_path):
     settings = Settings(JIEDAO_ENV="production", JIEDAO_DATA_DIR=str(tmp_path),
                         DATABASE_URL="postgresql://db/jiedao", KAFKA_BOOTSTRAP_SERVERS="k:9092",
-                        JIEDAO_DEMO_API_KEY="another", JIEDAO_AUTH_JWKS='{"keys": []}')
+                        JIEDAO_DEMO_API_KEY="another", JIEDAO_AUTH_JWKS='{"keys": []}',
+                        JIEDAO_AUTH_ISSUER="https://accounts.district.example",
+                        JIEDAO_AUTH_TOKEN_URL="https://accounts.district.example/auth/token")
     with pytest.raises(NoSigningKey, match="JIEDAO_AUTH_PRIVATE_KEY_FILE"):
         signer_from(settings)
     assert not (tmp_path / "auth").exists()
