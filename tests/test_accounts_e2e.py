@@ -154,6 +154,15 @@ async def test_a_taken_username_is_409(admin):
     assert again.status_code == 409
 
 
+async def test_two_registrations_of_one_username_at_once_one_wins_and_one_is_409(admin,
+                                                                                platform):
+    answers = await asyncio.gather(*(
+        admin.post("/users", json={"username": "racer", "name": name, "password": PASSWORD})
+        for name in ("甲", "乙")))
+    assert sorted(a.status_code for a in answers) == [201, 409]
+    assert await platform.apps["accounts"].state.store.stream_version("user-racer") == 1
+
+
 async def test_the_users_read_model_shows_grants_and_status_but_no_hash(admin, platform):
     await register(admin, "reader", "auditor")
     await admin.post("/users/reader/disable")
