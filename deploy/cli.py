@@ -48,6 +48,13 @@ def main(argv: list[str] | None = None) -> None:
                                                   "services (deploy/registry.py)")
     compose.add_argument("--check", action="store_true",
                          help="write nothing; exit 1 if docker-compose.yml is not up to date")
+    accounts = commands.add_parser("accounts", help="manage accounts without signing in")
+    accounts_commands = accounts.add_subparsers(dest="accounts_command", required=True)
+    admin = accounts_commands.add_parser(
+        "create-admin", help="register the first administrator straight in the accounts "
+                             "store (password from JIEDAO_ADMIN_PASSWORD, else generated and "
+                             "printed once); an existing username is left as it is")
+    admin.add_argument("username")
     flow = commands.add_parser("demo", help="keep demo traffic flowing (as `jiedao up` does)")
     flow.add_argument("--grid", default=registry.api_url("grid"))
     flow.add_argument("--intake", default=registry.api_url("intake"))
@@ -69,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(keep_flowing(args.grid, args.intake, args.accounts,
                                  get_settings().data_dir, every=args.every))
         return
+    if args.command == "accounts":
+        sys.exit(create_admin(args.username))
     if args.command == "up":
         from deploy.up import up as start_platform
 
@@ -122,6 +131,35 @@ def write_compose(check: bool) -> int:
         return 1
     path.write_text(text)
     print(f"jiedao compose: wrote {FILE_NAME} ({', '.join(registry.SERVICES)})")
+    return 0
+
+
+def create_admin(username: str) -> int:
+    """`jiedao accounts create-admin USERNAME`: exit 0 once the user exists."""
+    import os
+    import secrets
+
+    from pydantic import ValidationError
+
+    from services.accounts.bootstrap import ensure_admin
+    from shared.settings import get_settings
+
+    given = os.environ.get("JIEDAO_ADMIN_PASSWORD")
+    password = given or secrets.token_urlsafe(18)
+    try:
+        made = asyncio.run(ensure_admin(get_settings(), username, password))
+    except ValidationError as exc:  # only the reasons: the input may be the password
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"jiedao accounts: {reasons}", file=sys.stderr)
+        return 2
+    if not made:
+        print(f"jiedao accounts: {username!r} exists already; nothing changed")
+    elif given:
+        print(f"jiedao accounts: administrator {username!r} created (password from "
+              "JIEDAO_ADMIN_PASSWORD)")
+    else:
+        print(f"jiedao accounts: administrator {username!r} created; password (shown once): "
+              f"{password}")
     return 0
 
 

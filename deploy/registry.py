@@ -10,6 +10,7 @@ from shared.service import ServiceSpec
 SERVICES = (
     "grid",
     "intake",
+    "accounts",
 )
 
 API_BASE_PORT = 8100  # the first service's; each next one's is one more

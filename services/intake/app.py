@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from services.intake import api, open311, open311_format, read_api
+from services.intake.api_keys import ApiKeyReplica, ApiKeys
 from services.intake.calendar import WorkCalendar
 from services.intake.events import registry
 from services.intake.handlers import Intake
@@ -24,7 +25,8 @@ def _attach(state: Any, pool: asyncpg.Pool, settings: Settings) -> None:
         calendar=WorkCalendar(settings.holiday_dates()),
     )
     state.front_desk_view = read_api.FrontDeskView(pool, state.store)
-    state.open311_api_keys = {settings.demo_api_key}
+    state.open311_api_keys = ApiKeys(pool, demo_key=settings.demo_api_key
+                                     if settings.environment == "development" else None)
 
 
 SPEC = ServiceSpec(
@@ -33,7 +35,7 @@ SPEC = ServiceSpec(
     registry=registry,
     routers=[api.router, read_api.router, open311.router],
     projections=[FrontDeskProjection()],
-    consumes={"grid": [TerritoryReplica()]},
+    consumes={"grid": [TerritoryReplica()], "accounts": [ApiKeyReplica()]},
     domain=["services.intake.catalogue", "services.intake.front_desk", "services.intake.events",
             "services.intake.commands", "services.intake.calendar",
             "services.intake.problem_types", "services.intake.catalogue_seed"],

@@ -114,7 +114,7 @@ async def post_request(format: str, request: Request, intake: IntakeDep, _: Anyo
     An Idempotency-Key belongs to the api_key that sends it."""
     fmt = check_format(format)
     form = parse_form(request.headers.get("content-type", ""), await request.body())
-    check_api_key(form.get("api_key"), request.app.state.open311_api_keys)
+    await check_api_key(form.get("api_key"), request.app.state.open311_api_keys)
     code = form.get("service_code")
     if code is None:
         raise Open311Error(400, "service_code: required (see services.xml)")

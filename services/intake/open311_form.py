@@ -3,12 +3,12 @@ is read, and the API key it must carry."""
 
 from __future__ import annotations
 
-import hmac
 import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from services.intake.api_keys import ApiKeys
 from services.intake.open311_format import Open311Error
 
 REPORTER = ("email", "phone", "first_name", "last_name", "device_id", "account_id")
@@ -61,9 +61,9 @@ def parse_form(content_type: str, body: bytes) -> Form:
     return form
 
 
-def check_api_key(api_key: str | None, keys: set[str]) -> None:
+async def check_api_key(api_key: str | None, keys: ApiKeys) -> None:
     if api_key is None:
         raise Open311Error(403, "api_key: missing; posting a service request needs an API key")
-    if not any(hmac.compare_digest(api_key.encode(), key.encode()) for key in keys):
+    if not await keys.accepts(api_key):
         raise Open311Error(403, "api_key: invalid api_key received -- can't proceed with "
                                 "create_request")
