@@ -1,6 +1,6 @@
 """Commands a client may send twice (a timeout, an answer lost on the way back) carry an
 `Idempotency-Key` header; every command accepts one. A key belongs to its caller (the
-`X-Actor-Id`, or Open311's api_key): two callers using the same key never meet.
+signed-in user, or Open311's api_key): two callers using the same key never meet.
 
 The ids such a command creates, and its events' ids, are derived from the caller, the key
 and the request, so the event store, idempotent by event id, stores the command once and

@@ -135,7 +135,7 @@ def head_faults(scope: Scope) -> list[dict[str, str]]:
 
 
 def header_name(raw: bytes) -> str:
-    """`x-actor-id` as the API documents it: `X-Actor-Id`."""
+    """`idempotency-key` as the API documents it: `Idempotency-Key`."""
     return "-".join(part.capitalize() for part in raw.decode("latin-1").split("-"))
 
 

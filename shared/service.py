@@ -51,6 +51,9 @@ class ServiceSpec:
     # Path prefixes whose errors have their own format (e.g. Open311's), with how the input
     # gate refuses a request there; their routers declare their own error responses.
     error_formats: dict[str, Refusal] = field(default_factory=dict)
+    # Files only its API may read, by the setting naming them: setting -> secret name
+    # (docker-compose.yml mounts the secret at /run/secrets/<name> for that API alone).
+    secrets: dict[str, str] = field(default_factory=dict)
 
     @property
     def replicas(self) -> list[Projection]:

@@ -17,7 +17,13 @@ async def platform(database_url, kafka_bootstrap, tmp_path_factory):
                        tmp_path_factory.mktemp("jiedao")) as platform:
         await draw_small_district(platform)
         await admit_matters(platform, proposal("cm.residence_certificate"))
+        assert await ensure_admin(platform.settings, "root", PASSWORD)  # as `jiedao up` does
         yield platform
+
+
+@pytest.fixture
+async def admin(platform) -> dict[str, str]:
+    return await sign_in(platform, "root")
 
 
 async def sign_in(platform, username: str, password: str = PASSWORD) -> dict[str, str]:
@@ -38,9 +44,8 @@ async def make_user(platform, admin: dict, username: str, grant: str) -> None:
     assert granted.status_code in (200, 201), granted.text
 
 
-async def test_an_application_is_filed_accepted_and_completed_by_people_who_signed_in(platform):
-    assert await ensure_admin(platform.settings, "root", PASSWORD)
-    admin = await sign_in(platform, "root")
+async def test_an_application_is_filed_accepted_and_completed_by_people_who_signed_in(
+        platform, admin):
     await make_user(platform, admin, "clerk.li", "front_desk_clerk:s1.c1")
     await make_user(platform, admin, "staff.zhang", "street_service_staff:s1")
     clerk, staff = await sign_in(platform, "clerk.li"), await sign_in(platform, "staff.zhang")
@@ -67,9 +72,8 @@ async def test_an_application_is_filed_accepted_and_completed_by_people_who_sign
     ]
 
 
-async def test_a_clerk_signed_in_elsewhere_cannot_touch_it_and_a_bad_password_gets_no_token(
-        platform):
-    admin = await sign_in(platform, "root")
+async def test_a_clerk_signed_in_elsewhere_sees_nothing_of_it_and_a_bad_password_gets_no_token(
+        platform, admin):
     await make_user(platform, admin, "clerk.wu", "front_desk_clerk:s1.c2")
     other = await sign_in(platform, "clerk.wu")
     mine = await platform["intake"].get("/applications", headers=other)

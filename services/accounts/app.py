@@ -30,4 +30,5 @@ SPEC = ServiceSpec(
     domain=["services.accounts.domain", "services.accounts.events",
             "services.accounts.commands"],
     attach=_attach,
+    secrets={"JIEDAO_AUTH_PRIVATE_KEY_FILE": "jiedao_signing_key"},
 )
