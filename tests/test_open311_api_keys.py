@@ -5,12 +5,14 @@ with it; once revoked, intake refuses it in Open311's error format."""
 import asyncio
 import hashlib
 
+import httpx
 import pytest
 
 from tests.platform import draw_small_district, running
 
 BASE = "/open311/v2"
 INSIDE = {"lat": "30.605", "long": "104.105"}  # in grid s1.c1.g1
+PER_KEY = 4  # filings a minute one api_key may make here
 
 
 def problem(api_key: str) -> dict:
@@ -21,7 +23,8 @@ def problem(api_key: str) -> dict:
 @pytest.fixture(scope="module")
 async def platform(database_url, kafka_bootstrap, tmp_path_factory):
     async with running(["grid", "intake", "accounts"], database_url, kafka_bootstrap,
-                       tmp_path_factory.mktemp("jiedao")) as platform:
+                       tmp_path_factory.mktemp("jiedao"),
+                       env={"JIEDAO_OPEN311_RATE_LIMIT": f"{PER_KEY}/minute"}) as platform:
         await draw_small_district(platform)
         yield platform
 
@@ -84,3 +87,19 @@ async def test_a_retried_issue_cannot_show_the_key_again(admin):
     assert again.status_code == 409
     assert first.json()["api_key"] not in again.text
     assert first.json()["key_id"] in again.json()["error"]["message"]
+
+
+async def test_a_key_over_its_rate_limit_gets_429_and_another_key_still_files(admin, platform):
+    keys = []
+    for client in ("街道通 app", "社区助手 app"):
+        issued = await admin.post("/api-keys", json={"client_name": client})
+        keys.append(issued.json()["api_key"])
+        await intake_takes(platform, keys[-1], True)
+    async def file(key: str) -> httpx.Response:
+        return await platform["intake"].post(f"{BASE}/requests.json", data=problem(key))
+
+    for _ in range(PER_KEY):
+        assert (await file(keys[0])).status_code == 200
+    limited = await file(keys[0])
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    assert (await file(keys[1])).status_code == 200

@@ -51,7 +51,7 @@ from services.intake.read_api import FRONT_DESK, Consistent, FrontDeskView, View
 from shared.auth import public
 from shared.envelope import Actor
 from shared.freshness import Freshness, FreshnessDep
-from shared.http import IdempotencyKey
+from shared.http import ErrorBody, IdempotencyKey
 from shared.idempotency import Idempotency
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"],
@@ -107,7 +107,9 @@ async def get_service_definition(service_code: str, format: str, view: ViewDep,
 
 # -- POST a service request ------------------------------------------------------------------
 
-@router.post("/requests.{format}", openapi_extra=FORM_BODY, responses=error_responses(403))
+@router.post("/requests.{format}", openapi_extra=FORM_BODY, responses={
+    **error_responses(403), 429: {"model": ErrorBody, "description": "Too many requests with "
+                                  "this api_key (JIEDAO_OPEN311_RATE_LIMIT); see Retry-After"}})
 async def post_request(format: str, request: Request, intake: IntakeDep, _: Anyone,
                        idempotency_key: IdempotencyKey = None) -> Response:
     """File an application for a matter, or report a problem; nothing is written on error.
@@ -115,6 +117,7 @@ async def post_request(format: str, request: Request, intake: IntakeDep, _: Anyo
     fmt = check_format(format)
     form = parse_form(request.headers.get("content-type", ""), await request.body())
     await check_api_key(form.get("api_key"), request.app.state.open311_api_keys)
+    request.app.state.rate_limits.api_key(form.get("api_key"))  # 429 over JIEDAO_OPEN311_RATE_LIMIT
     code = form.get("service_code")
     if code is None:
         raise Open311Error(400, "service_code: required (see services.xml)")
