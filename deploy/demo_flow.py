@@ -40,7 +40,7 @@ def _filing(place: dict[str, Any], matter: dict[str, Any], rng: random.Random) -
     brought = [m for m in required if rng.random() < 0.85]
     name = rng.choice(SURNAMES) + rng.choice(GIVEN)
     return {"matter_code": matter["matter_code"], "community_id": place["community_id"],
-            "applicant": {"name": name, "id_number": f"5101{rng.randrange(10**13):013d}"},
+            "applicant": {"name": name, "id_number": f"5101{rng.randrange(10**14):014d}"},
             "address": f"{place['grid_id']} {rng.randint(1, 120)}号",
             "location": {"lon": place["lon"], "lat": place["lat"]}, "materials": brought}
 
