@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import iter_route_contexts
@@ -29,11 +29,24 @@ from shared.access import Forbidden, Grant, Place, Principal, Role
 from shared.envelope import Actor
 from shared.tokens import Unauthenticated
 
-bearer = OAuth2PasswordBearer(
-    tokenUrl="/auth/token", scheme_name="signin", auto_error=False,
-    description="Sign in at the accounts service's `/auth/token` (OAuth2 password flow).",
-)
-TokenDep = Annotated[str | None, Depends(bearer)]
+
+class Allow(OAuth2PasswordBearer):
+    """An endpoint's rule, as the one dependency that reads the bearer token itself (a token
+    dependency under it cost FastAPI another resolution per request) and lets through a
+    caller holding one of `roles`. Documented as the OAuth2 password flow (`signin`)."""
+
+    def __init__(self, roles: frozenset[Role]) -> None:
+        super().__init__(tokenUrl="/auth/token", scheme_name="signin", auto_error=False,
+                         description="Sign in at the accounts service's `/auth/token` "
+                                     "(OAuth2 password flow).")
+        self.roles = roles  # read by rules_of() and published in the OpenAPI as x-roles
+
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        principal = await authenticate(request, token if scheme.lower() == "bearer" else None)
+        if not principal.holding(self.roles):
+            raise Forbidden(f"this needs one of the roles: {_names(self.roles)}")
+        return Caller(principal, self.roles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +97,7 @@ async def authenticate(request: Request, token: str | None) -> Principal:
 
 def allow(*roles: Role) -> Any:
     """The dependency of an endpoint any of `roles` may call (somewhere: see `authorize`)."""
-    rule = frozenset(roles)
-
-    async def caller(request: Request, token: TokenDep) -> Caller:
-        principal = await authenticate(request, token)
-        if not principal.holding(rule):
-            raise Forbidden(f"this needs one of the roles: {_names(rule)}")
-        return Caller(principal, rule)
-
-    caller.roles = rule  # type: ignore[attr-defined]  # read by rules_of() and the OpenAPI
-    return Depends(caller)
+    return Depends(Allow(frozenset(roles)))
 
 
 def readable_by(*roles: Role) -> Any:

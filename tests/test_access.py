@@ -1,5 +1,6 @@
 """Roles, grants and places (shared/access.py) and tokens (shared/tokens.py): no services."""
 
+import asyncio
 import time
 
 import jwt
@@ -110,3 +111,13 @@ def forged_with_our_kid() -> str:
     forger = signer(key=other_key())
     forger.kid = signer().kid
     return forger.issue("u", ["auditor"])
+
+
+async def test_a_token_verified_once_is_refused_again_once_it_expires():
+    strict = verifier(leeway=0)
+    token = signer().issue("u-clerk", [CLERK], minutes=1 / 60)  # lives one second
+    assert (await strict.verify(token)).user_id == "u-clerk"
+    assert (await strict.verify(token)).user_id == "u-clerk"  # from the verified cache
+    await asyncio.sleep(1.6)
+    with pytest.raises(Unauthenticated):
+        await strict.verify(token)
