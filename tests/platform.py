@@ -214,6 +214,17 @@ async def draw_small_district(platform: Platform) -> None:
             await asyncio.sleep(0.2)
 
 
+@asynccontextmanager
+async def small_district(names: list[str], database_url: str, kafka_bootstrap: str,
+                         data_dir: Path, *matters: str) -> AsyncIterator[Platform]:
+    """`running(names)` with the small district drawn and `matters` admitted (as proposed by
+    `proposal`), ready to file in."""
+    async with running(names, database_url, kafka_bootstrap, data_dir) as platform:
+        await draw_small_district(platform)
+        await admit_matters(platform, *map(proposal, matters))
+        yield platform
+
+
 async def admit_matters(platform: Platform, *proposals: dict) -> None:
     """Take each proposed matter through the admission procedure; returns once intake's
     catalogue shows them all."""

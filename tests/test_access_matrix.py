@@ -29,12 +29,10 @@ from shared.auth import declared_rules, publish_rules
 from shared.service import create_service_app
 from shared.tokens import generate_private_key
 from tests.platform import (
-    admit_matters,
     bearer,
-    draw_small_district,
     proposal,
-    running,
     signer,
+    small_district,
 )
 
 SCOPE_OF = {"community": "s1.c1", "street": "s1", "grid": "s1.c1.g1", "subcentre": "sc1",
@@ -98,10 +96,8 @@ def test_an_endpoint_without_a_rule_is_found():
 
 @pytest.fixture(scope="module")
 async def platform(database_url, kafka_bootstrap, tmp_path_factory):
-    async with running(list(services()), database_url, kafka_bootstrap,
-                       tmp_path_factory.mktemp("jiedao")) as platform:
-        await draw_small_district(platform)
-        await admit_matters(platform, proposal(MATTER))
+    async with small_district(list(services()), database_url, kafka_bootstrap,
+                              tmp_path_factory.mktemp("jiedao"), MATTER) as platform:
         yield platform
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.platform import admit_matters, draw_small_district, proposal, running
+from tests.platform import small_district
 
 MATTER = "cm.residence_certificate"
 INSIDE = {"lon": 104.105, "lat": 30.605}
@@ -27,10 +27,8 @@ def problem_form(**changes) -> dict:
 
 @pytest.fixture(scope="module")
 async def platform(database_url, kafka_bootstrap, tmp_path_factory):
-    async with running(["grid", "intake"], database_url, kafka_bootstrap,
-                       tmp_path_factory.mktemp("jiedao")) as platform:
-        await draw_small_district(platform)
-        await admit_matters(platform, proposal(MATTER))
+    async with small_district(["grid", "intake"], database_url, kafka_bootstrap,
+                              tmp_path_factory.mktemp("jiedao"), MATTER) as platform:
         yield platform
 
 

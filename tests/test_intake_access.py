@@ -4,7 +4,7 @@ for those who do not need them, and each event's actor taken from the token."""
 
 import pytest
 
-from tests.platform import admit_matters, draw_small_district, proposal, running
+from tests.platform import proposal, small_district
 
 MATTER = "cm.residence_certificate"
 IN = {"s1.c1": {"lon": 104.105, "lat": 30.605}, "s1.c2": {"lon": 104.115, "lat": 30.605}}
@@ -20,10 +20,8 @@ def filing(community: str = "s1.c1", **changes) -> dict:
 
 @pytest.fixture(scope="module")
 async def platform(database_url, kafka_bootstrap, tmp_path_factory):
-    async with running(["grid", "intake"], database_url, kafka_bootstrap,
-                       tmp_path_factory.mktemp("jiedao")) as platform:
-        await draw_small_district(platform)
-        await admit_matters(platform, proposal(MATTER))
+    async with small_district(["grid", "intake"], database_url, kafka_bootstrap,
+                              tmp_path_factory.mktemp("jiedao"), MATTER) as platform:
         yield platform
 
 

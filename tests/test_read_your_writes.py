@@ -7,7 +7,10 @@ import time
 
 import pytest
 
-from tests.platform import SQUARE, admit_matters, draw_small_district, proposal, running
+from tests.platform import (
+    SQUARE,
+    small_district,
+)
 
 MATTER = "cm.residence_certificate"
 BASE = "/open311/v2"
@@ -31,10 +34,8 @@ def open311_filing() -> dict:
 
 @pytest.fixture(scope="module")
 async def platform(database_url, kafka_bootstrap, tmp_path_factory):
-    async with running(["grid", "intake"], database_url, kafka_bootstrap,
-                       tmp_path_factory.mktemp("jiedao")) as platform:
-        await draw_small_district(platform)
-        await admit_matters(platform, proposal(MATTER))
+    async with small_district(["grid", "intake"], database_url, kafka_bootstrap,
+                              tmp_path_factory.mktemp("jiedao"), MATTER) as platform:
         yield platform
 
 

@@ -6,17 +6,16 @@ names who did it, with the role that allowed it. Real PostgreSQL, real broker, e
 import pytest
 
 from services.accounts.bootstrap import ensure_admin
-from tests.platform import admit_matters, draw_small_district, proposal, running
+from tests.platform import small_district
 
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
 async def platform(database_url, kafka_bootstrap, tmp_path_factory):
-    async with running(["grid", "intake", "accounts"], database_url, kafka_bootstrap,
-                       tmp_path_factory.mktemp("jiedao")) as platform:
-        await draw_small_district(platform)
-        await admit_matters(platform, proposal("cm.residence_certificate"))
+    async with small_district(["grid", "intake", "accounts"], database_url, kafka_bootstrap,
+                              tmp_path_factory.mktemp("jiedao"),
+                              "cm.residence_certificate") as platform:
         assert await ensure_admin(platform.settings, "root", PASSWORD)  # as `jiedao up` does
         yield platform
 
