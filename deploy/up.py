@@ -14,13 +14,13 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
-from services.accounts.bootstrap import ensure_admin
 
 from deploy.demo import load_catalogue, load_territory
 from deploy.demo_users import ADMIN, Accounts, create_people, passwords, print_people
 from deploy.embedded import EmbeddedKafka, EmbeddedPostgres, ensure_database
 from deploy.registry import api_port, api_url, services
 from deploy.supervisor import ProcessSpec, Supervisor, SupervisorError
+from services.accounts.bootstrap import ensure_admin
 from shared.settings import Settings, get_settings
 from shared.tokens import generate_private_key
 
