@@ -35,12 +35,12 @@ def registered(*grants: str) -> User:
     return user
 
 
-def test_registering_emits_the_user_with_its_hash_and_each_grant_once():
+def test_registering_emits_the_user_with_its_credential_and_each_grant_once():
     events = User("clerk-1").register(
         RegisterUser(username="clerk-1", name="王芳", password=PASSWORD,
                      grants=["front_desk_clerk:s1.c1", "front_desk_clerk:s1.c1", "auditor"]),
         "HASH")
-    assert events == [UserRegistered(username="clerk-1", name="王芳", password_hash="HASH"),
+    assert events == [UserRegistered(username="clerk-1", name="王芳", credential_id="HASH"),
                       RoleGranted(username="clerk-1", grant="front_desk_clerk:s1.c1"),
                       RoleGranted(username="clerk-1", grant="auditor")]
 
@@ -87,12 +87,12 @@ def test_a_disabled_user_may_not_sign_in_until_enabled():
     assert user.may_sign_in()
 
 
-def test_a_password_reset_replaces_the_hash():
+def test_a_password_reset_replaces_the_credential():
     user = registered()
     [reset] = user.reset_password("NEW")
-    assert reset == PasswordReset(username="clerk-1", password_hash="NEW")
+    assert reset == PasswordReset(username="clerk-1", credential_id="NEW")
     user.apply(reset)
-    assert user.password_hash == "NEW"
+    assert user.credential_id == "NEW"
 
 
 def test_steps_on_an_unknown_user_are_404():

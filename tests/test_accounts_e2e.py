@@ -10,6 +10,7 @@ import sys
 
 import jwt
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from services.accounts.bootstrap import ensure_admin
 from tests.platform import AUDIENCE, ISSUER, ROOT, running
@@ -175,6 +176,36 @@ async def test_the_users_read_model_shows_grants_and_status_but_no_hash(admin, p
                                                      for u in p["items"]))
     assert "argon2" not in str(listed) and "hash" not in str(listed)
     assert (await admin.get("/users/never-registered")).status_code == 404
+
+
+async def test_no_password_or_hash_is_in_the_event_log_or_on_the_topic(admin, platform):
+    await register(admin, "secretive", "auditor")
+    changed = await admin.put("/users/secretive/password", json={"password": "a new one at least"})
+    assert changed.status_code == 200, changed.text
+    store = platform.apps["accounts"].state.store
+    events = await store.read_stream("user-secretive")
+    assert [e.type for e in events] == ["accounts.user.registered",
+                                        "accounts.user.role_granted",
+                                        "accounts.user.password_reset"]
+    logged = str([e.data for e in events])
+    assert "argon2" not in logged and PASSWORD not in logged and "a new one" not in logged
+    # what every service reading the accounts topic sees
+    published = str(await messages_on_topic(platform, "accounts"))
+    assert "secretive" in published and "argon2" not in published
+    # the hash is kept beside the log, and signs in
+    assert (await sign_in(platform, "secretive", "a new one at least")).status_code == 200
+
+
+async def messages_on_topic(platform, service: str) -> list[bytes]:
+    consumer = AIOKafkaConsumer(platform.settings.topic(service),
+                                bootstrap_servers=platform.settings.kafka_bootstrap_servers,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=3000)
+        return [m.value for messages in batches.values() for m in messages]
+    finally:
+        await consumer.stop()
 
 
 async def test_the_published_keys_verify_a_token_with_pyjwt(admin, platform):

@@ -4,10 +4,9 @@ and saves its events (shared/commands.py's `act`); passwords are hashed before, 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import Field
 
 from services.accounts.commands import (
@@ -19,23 +18,26 @@ from services.accounts.commands import (
     RevokeRole,
     SetDisabled,
 )
+from services.accounts.credentials import Credentials
 from services.accounts.domain import ApiKey, KeyShownOnce, User
-from services.accounts.passwords import hash_password, new_api_key
+from services.accounts.passwords import new_api_key
 from shared.access import Role
 from shared.commands import RepoDep, Sender, act, by
 from shared.envelope import new_event_id
-from shared.http import Accepted, accepted
+from shared.http import Accepted, accepted, app_state
 
 router = APIRouter(tags=["accounts (commands)"])
+CredentialsDep = Annotated[Credentials, Depends(app_state("credentials"))]
 Administrator = Annotated[Sender, by(Role.ADMINISTRATOR)]
 
 
 @router.post("/users", status_code=201, response_model=Accepted)
-async def register_user(command: RegisterUser, repo: RepoDep, sender: Administrator) -> dict:
+async def register_user(command: RegisterUser, repo: RepoDep, credentials: CredentialsDep,
+                        sender: Administrator) -> dict:
     """Register a user with a password (at least 12 characters) and, at once, any grants."""
-    password_hash = await asyncio.to_thread(hash_password, command.password)
+    credential = await credentials.keep(command.password)
     return await act(repo, User(command.username),
-                     lambda u: u.register(command, password_hash), command, sender)
+                     lambda u: u.register(command, credential), command, sender)
 
 
 @router.post("/users/{username}/grants", response_model=Accepted)
@@ -69,10 +71,10 @@ async def enable_user(username: str, repo: RepoDep, sender: Administrator) -> di
 
 @router.put("/users/{username}/password", response_model=Accepted)
 async def reset_password(username: str, command: ResetPassword, repo: RepoDep,
-                         sender: Administrator) -> dict:
+                         credentials: CredentialsDep, sender: Administrator) -> dict:
     """Set a new password (at least 12 characters)."""
-    password_hash = await asyncio.to_thread(hash_password, command.password)
-    return await act(repo, User(username), lambda u: u.reset_password(password_hash),
+    credential = await credentials.keep(command.password)
+    return await act(repo, User(username), lambda u: u.reset_password(credential),
                      command, sender)
 
 

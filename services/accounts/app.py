@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from services.accounts import api, read_api, signin
+from services.accounts.credentials import Credentials
 from services.accounts.events import registry
 from services.accounts.projections import VIEW_SCHEMA, AccountsProjection
 from services.accounts.signing import signer_from
@@ -19,6 +20,7 @@ def _attach(state: Any, pool: asyncpg.Pool, settings: Settings) -> None:
     state.token_signer = signer_from(settings)  # production: refuses to start without a key
     state.token_url = settings.auth_token_url
     state.accounts_view = read_api.AccountsView(pool, VIEW_SCHEMA)
+    state.credentials = Credentials(pool)
 
 
 SPEC = ServiceSpec(

@@ -3,12 +3,10 @@ there is no one yet to sign in as). `jiedao accounts create-admin` and `jiedao u
 
 from __future__ import annotations
 
-import asyncio
-
 from services.accounts.commands import RegisterUser
+from services.accounts.credentials import Credentials
 from services.accounts.domain import User
 from services.accounts.events import registry
-from services.accounts.passwords import hash_password
 from shared.access import Role
 from shared.db import create_pool
 from shared.envelope import Actor
@@ -34,9 +32,9 @@ async def ensure_admin(settings: Settings, username: str, password: str,
         user = await repo.load(User(username))
         if user.exists:
             return False
-        password_hash = await asyncio.to_thread(hash_password, password)
+        credential = await Credentials(pool).keep(password)
         try:
-            await repo.save(user, user.register(command, password_hash), actor=BOOTSTRAP)
+            await repo.save(user, user.register(command, credential), actor=BOOTSTRAP)
         except ConcurrencyConflict:
             return False  # made a moment ago by another process
         return True

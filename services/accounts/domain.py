@@ -1,8 +1,9 @@
 """Users, their role grants and Open311 API keys. Pure Python.
 
 A user's stream id is its username's, so registering a name already taken is refused by
-the user's own stream (and by the store's concurrency check when two race). Passwords come
-in already hashed (services/accounts/passwords.py): the domain never sees a hash made."""
+the user's own stream (and by the store's concurrency check when two race). A password comes
+in as the id of the credential it was kept as (services/accounts/credentials.py): the domain
+never sees a password or its hash."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ class User:
     username: str
     version: int = 0
     name: str | None = None
-    password_hash: str | None = None
+    credential_id: str | None = None
     grants: list[str] = field(default_factory=list)  # as text, in the order given
     disabled: bool = False
 
@@ -61,12 +62,12 @@ class User:
     def place(self) -> Place:
         return Place()  # accounts are the district's: its administrator keeps them all
 
-    def register(self, command: RegisterUser, password_hash: str) -> list[DomainEvent]:
+    def register(self, command: RegisterUser, credential_id: str) -> list[DomainEvent]:
         if self.exists:
             raise AlreadyExists(f"the username {self.username!r} is taken", field="username")
         grants = [str(parse_grant(text, f"grants.{i}")) for i, text in enumerate(command.grants)]
         return [UserRegistered(username=self.username, name=command.name,
-                               password_hash=password_hash),
+                               credential_id=credential_id),
                 *(RoleGranted(username=self.username, grant=g) for g in dict.fromkeys(grants))]
 
     def grant(self, command: GrantRole) -> list[DomainEvent]:
@@ -90,9 +91,9 @@ class User:
         event = UserDisabled if disabled else UserEnabled
         return [event(username=self.username)]
 
-    def reset_password(self, password_hash: str) -> list[DomainEvent]:
+    def reset_password(self, credential_id: str) -> list[DomainEvent]:
         self._require()
-        return [PasswordReset(username=self.username, password_hash=password_hash)]
+        return [PasswordReset(username=self.username, credential_id=credential_id)]
 
     def may_sign_in(self) -> bool:
         return self.exists and not self.disabled
@@ -104,7 +105,7 @@ class User:
     def apply(self, event: DomainEvent) -> None:
         match event:
             case UserRegistered():
-                self.name, self.password_hash = event.name, event.password_hash
+                self.name, self.credential_id = event.name, event.credential_id
             case RoleGranted():
                 self.grants.append(event.grant)
             case RoleRevoked():
@@ -114,7 +115,7 @@ class User:
             case UserEnabled():
                 self.disabled = False
             case PasswordReset():
-                self.password_hash = event.password_hash
+                self.credential_id = event.credential_id
 
 
 @dataclass

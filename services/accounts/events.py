@@ -1,7 +1,7 @@
 """Events of the accounts service: users, their role grants, and Open311 API keys.
 
-A user's events carry its password's argon2 hash (never the password): the store is the
-record, and sign-in reads the hash from the user's stream. No read model keeps it."""
+A user's events name the credential their password was set with (services/accounts/
+credentials.py): never the password, nor its hash, which stay in the accounts database."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ class UserRegistered(DomainEvent):
     TYPE = "accounts.user.registered"
     username: str
     name: str
-    password_hash: str
+    credential_id: str
 
 
 @registry.register
@@ -48,7 +48,7 @@ class UserEnabled(DomainEvent):
 class PasswordReset(DomainEvent):
     TYPE = "accounts.user.password_reset"
     username: str
-    password_hash: str
+    credential_id: str
 
 
 @registry.register
