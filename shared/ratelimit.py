@@ -1,7 +1,8 @@
 """Rate limits per caller, in this process's memory: per signed-in user (`JIEDAO_RATE_LIMIT`,
-counted in shared/auth.py once the token is verified) and per Open311 API key
-(`JIEDAO_OPEN311_RATE_LIMIT`, counted by the key check). Over a limit: 429 with `Retry-After`
-(seconds), in the one error shape.
+counted in shared/auth.py once the token is verified), per Open311 API key
+(`JIEDAO_OPEN311_RATE_LIMIT`, counted by the key check) and per username signing in
+(`JIEDAO_SIGN_IN_RATE_LIMIT`, at the accounts service's /auth/token). Over a limit: 429 with
+`Retry-After` (seconds), in the one error shape.
 
 Each limit (`600/minute`, parsed by the `limits` library) is kept as a generic cell rate
 (GCRA): a caller may send the whole amount at once, then one more each period/amount. O(1) a
@@ -39,10 +40,11 @@ def parse_limit(text: str) -> list[RateLimitItem]:
 
 
 class RateLimits:
-    def __init__(self, per_user: str, per_api_key: str) -> None:
-        self.per_user, self.per_api_key = per_user, per_api_key
+    def __init__(self, per_user: str, per_api_key: str, per_sign_in: str = "10/minute") -> None:
+        self.per_user, self.per_api_key, self.per_sign_in = per_user, per_api_key, per_sign_in
         self._user = [Cells(item) for item in parse_limit(per_user)]
         self._api_key = [Cells(item) for item in parse_limit(per_api_key)]
+        self._sign_in = [Cells(item) for item in parse_limit(per_sign_in)]
 
     def user(self, user_id: str) -> None:
         """Count one request by this signed-in user; RateLimited (429) when over the limit."""
@@ -52,6 +54,10 @@ class RateLimits:
         """Count one request with this Open311 API key; RateLimited (429) when over the limit."""
         digest = hashlib.sha256(api_key.encode()).hexdigest()  # no key kept in memory as given
         self._hit(self._api_key, "api_key", digest, self.per_api_key)
+
+    def sign_in(self, username: str) -> None:
+        """Count one sign-in attempt as `username` (password guessing meets a 429)."""
+        self._hit(self._sign_in, "sign_in", username, self.per_sign_in)
 
     def _hit(self, limits: list[Cells], kind: str, who: str, limit: str) -> None:
         now = time.monotonic()

@@ -85,7 +85,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         app.state.pool, app.state.store = pool, store
         app.state.repository = Repository(store, spec.registry)
         app.state.token_verifier = settings.token_verifier()
-        app.state.rate_limits = RateLimits(settings.rate_limit, settings.open311_rate_limit)
+        app.state.rate_limits = RateLimits(settings.rate_limit, settings.open311_rate_limit,
+                                           settings.sign_in_rate_limit)
         app.state.freshness = freshness = Freshness(store, spec.projections)
         await freshness.start()
         spec.attach(app.state, pool, settings)

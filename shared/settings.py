@@ -57,6 +57,8 @@ class Settings(BaseSettings):
                             description="per signed-in user and API process (`limits` syntax)")
     open311_rate_limit: str = Field("6000/minute", alias="JIEDAO_OPEN311_RATE_LIMIT",
                                     description="per Open311 API key and API process")
+    sign_in_rate_limit: str = Field("10/minute", alias="JIEDAO_SIGN_IN_RATE_LIMIT",
+                                    description="sign-in attempts per username and process")
     holidays: str = Field("", alias="JIEDAO_HOLIDAYS",
                           description="comma-separated ISO dates that are not working days")
 
@@ -66,7 +68,7 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"JIEDAO_HOLIDAYS: {exc}") from exc
 
-    @field_validator("rate_limit", "open311_rate_limit")
+    @field_validator("rate_limit", "open311_rate_limit", "sign_in_rate_limit")
     @classmethod
     def is_a_rate(cls, value: str) -> str:
         parse_limit(value)  # e.g. `600/minute` or `20/second;600/minute`

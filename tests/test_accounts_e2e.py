@@ -262,3 +262,14 @@ async def test_jiedao_accounts_create_admin_refuses_a_short_password_without_ech
                                       JIEDAO_ADMIN_PASSWORD="tooshort")
     assert refused.returncode == 2 and "password" in refused.stderr
     assert "tooshort" not in refused.stderr + refused.stdout
+
+
+async def test_password_guessing_meets_a_429_and_other_users_still_sign_in(admin, platform):
+    await register(admin, "guessed")
+    guesses = [await sign_in(platform, "guessed", f"guess number {i:04d}") for i in range(12)]
+    assert [g.status_code for g in guesses[:10]] == [400] * 10  # JIEDAO_SIGN_IN_RATE_LIMIT
+    assert guesses[10].status_code == 429 and int(guesses[10].headers["retry-after"]) >= 1
+    # even the right password waits now; someone else is not held up
+    assert (await sign_in(platform, "guessed")).status_code == 429
+    await register(admin, "bystander")
+    assert (await sign_in(platform, "bystander")).status_code == 200

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
@@ -18,7 +18,7 @@ from services.accounts.domain import User
 from services.accounts.passwords import verify_password
 from shared.auth import public
 from shared.commands import RepoDep
-from shared.http import app_state
+from shared.http import ErrorBody, app_state
 from shared.tokens import TokenSigner
 
 router = APIRouter(tags=["sign-in"])
@@ -46,13 +46,17 @@ WRONG = "the username or password is wrong"
 
 @router.post("/auth/token", response_model=Token, responses={
     400: {"model": TokenError, "description": "Wrong username or password, or the user is "
-                                              "disabled (RFC 6749 §5.2 `invalid_grant`)"}})
+                                              "disabled (RFC 6749 §5.2 `invalid_grant`)"},
+    429: {"model": ErrorBody, "description": "Too many sign-in attempts as this username "
+                                             "(JIEDAO_SIGN_IN_RATE_LIMIT); see Retry-After"}})
 async def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], repo: RepoDep,
                       credentials: Annotated[Credentials, Depends(app_state("credentials"))],
-                      signer: SignerDep, response: Response, _: Anyone) -> Any:
+                      signer: SignerDep, request: Request, response: Response,
+                      _: Anyone) -> Any:
     """Sign in with a username and password (form fields, `grant_type=password`): a signed
     access token for every jiedao service. The user is read from its own stream, so a
     revoked grant or a disabled user takes effect at the next sign-in."""
+    request.app.state.rate_limits.sign_in(form.username)  # 429 to password guessing
     user = await repo.load(User(form.username))
     password_hash = await credentials.hash_of(user.credential_id)
     # Unknown users are checked against a dummy hash: the answer takes as long either way.
