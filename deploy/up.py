@@ -64,9 +64,12 @@ def token_issuer(settings: Settings, data_dir: Path, first_port: int) -> dict[st
         with os.fdopen(fd, "w") as file:
             file.write(generate_private_key())
     accounts = api_url("accounts", first_port)
+    docs = [f"http://{host}:{api_port(name, first_port)}" for name in services()
+            for host in ("127.0.0.1", "localhost")]
     return {"JIEDAO_AUTH_PRIVATE_KEY_FILE": str(key_file), "JIEDAO_AUTH_ISSUER": accounts,
             "JIEDAO_AUTH_JWKS_URL": f"{accounts}/.well-known/jwks.json",
-            "JIEDAO_AUTH_TOKEN_URL": f"{accounts}/auth/token"}
+            "JIEDAO_AUTH_TOKEN_URL": f"{accounts}/auth/token",
+            "JIEDAO_CORS_ORIGINS": ",".join(docs)}  # each /docs signs in at the accounts API
 
 
 def _demo_flow_spec(env: dict[str, str], urls: dict[str, str]) -> ProcessSpec:

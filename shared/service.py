@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from shared import health, operations, projection
 from shared.auth import public, publish_rules
@@ -26,6 +27,8 @@ from shared.ratelimit import RateLimits
 from shared.repository import Repository
 from shared.settings import Settings, get_settings
 from shared.store import EventStore
+
+CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
 
 
 @dataclass
@@ -111,6 +114,10 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
                        max_body_bytes=settings.max_body_bytes)
     app.add_middleware(Backstop)
     app.add_middleware(SecurityHeaders, token_url=settings.auth_token_url)
+    if origins := [o.strip() for o in settings.cors_origins.split(",") if o.strip()]:
+        # Outermost: a preflight is answered before anything else looks at it.
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_headers=CORS_HEADERS,
+                           allow_methods=["GET", "POST", "PUT", "DELETE"])
     for router in spec.routers:
         app.include_router(router)
     app.include_router(operations.router)

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     auth_token_minutes: float = Field(15.0, gt=0, le=1440, alias="JIEDAO_AUTH_TOKEN_MINUTES")
     # Limits (README "Limits and headers"): how much one request carries, how often one asks.
     max_body_bytes: int = Field(1_048_576, ge=1024, alias="JIEDAO_MAX_BODY_BYTES")
+    cors_origins: str = Field("", alias="JIEDAO_CORS_ORIGINS",
+                              description="comma-separated origins whose pages may call the "
+                                          "APIs (the services' own /docs signing in at the "
+                                          "accounts service)")
     rate_limit: str = Field("2000/second", alias="JIEDAO_RATE_LIMIT",
                             description="per signed-in user and API process (`limits` syntax)")
     open311_rate_limit: str = Field("6000/minute", alias="JIEDAO_OPEN311_RATE_LIMIT",

@@ -21,8 +21,12 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(scope="module")
 async def platform(database_url, kafka_bootstrap, tmp_path_factory):
     async with running(["grid", "accounts"], database_url, kafka_bootstrap,
-                       tmp_path_factory.mktemp("jiedao")) as platform:
+                       tmp_path_factory.mktemp("jiedao"),
+                       env={"JIEDAO_CORS_ORIGINS": GRID_DOCS}) as platform:
         yield platform
+
+
+GRID_DOCS = "http://127.0.0.1:8100"  # grid's /docs, signing in at the accounts service
 
 
 @pytest.fixture
@@ -273,3 +277,22 @@ async def test_password_guessing_meets_a_429_and_other_users_still_sign_in(admin
     assert (await sign_in(platform, "guessed")).status_code == 429
     await register(admin, "bystander")
     assert (await sign_in(platform, "bystander")).status_code == 200
+
+
+async def test_another_service_s_docs_page_may_sign_in_here_and_no_other_page_may(
+        admin, platform):
+    await register(admin, "docs-user")
+    preflight = {"Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}
+    allowed = await platform["accounts"].options(
+        "/auth/token", headers={"Origin": GRID_DOCS, **preflight})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == GRID_DOCS
+    signed_in = await platform["accounts"].post("/auth/token", headers={"Origin": GRID_DOCS},
+                                                data={"username": "docs-user",
+                                                      "password": PASSWORD})
+    assert signed_in.status_code == 200
+    assert signed_in.headers["access-control-allow-origin"] == GRID_DOCS
+    elsewhere = await platform["accounts"].options(
+        "/auth/token", headers={"Origin": "https://evil.example", **preflight})
+    assert "access-control-allow-origin" not in elsewhere.headers
