@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import httpx
 from shapely.geometry import shape
 
-from deploy.demo_users import STREET, Accounts, DemoUser, passwords, people
+from deploy.demo_users import STREET, Accounts, people_with_passwords
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = ("秀英", "建国", "丽华", "志强", "晓燕", "海涛", "玉兰", "文杰", "红梅", "德明")
@@ -92,8 +91,7 @@ class Station:
 async def keep_flowing(grid_url: str, intake_url: str, accounts_url: str, data_dir: Path, *,
                        every: float = 1.0) -> None:
     rng = random.Random(2012)
-    secret = passwords(data_dir)
-    users = [DemoUser(**{**asdict(p), "password": secret[p.username]}) for p in people()]
+    users = people_with_passwords(data_dir)
     async with httpx.AsyncClient(base_url=grid_url, timeout=30) as grid, \
             httpx.AsyncClient(base_url=intake_url, timeout=30) as intake, \
             httpx.AsyncClient(base_url=accounts_url, timeout=30) as accounts_client:

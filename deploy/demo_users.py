@@ -109,17 +109,21 @@ class Accounts:
                 raise RuntimeError(f"granting {grant} to {user.username} failed: {given.text}")
 
 
+def people_with_passwords(data_dir: Path) -> list[DemoUser]:
+    secret = passwords(data_dir)
+    return [DemoUser(**{**asdict(p), "password": secret[p.username]}) for p in people()]
+
+
 async def create_people(accounts_url: str, data_dir: Path) -> tuple[str, list[DemoUser]]:
     """Every demo user, made by the administrator (whom `jiedao up` bootstrapped); returns the
     administrator's password and the users with theirs."""
-    secret = passwords(data_dir)
-    users = [DemoUser(**{**asdict(p), "password": secret[p.username]}) for p in people()]
+    admin_password, users = passwords(data_dir)[ADMIN], people_with_passwords(data_dir)
     async with httpx.AsyncClient(base_url=accounts_url, timeout=30) as client:
         accounts = Accounts(client, users)
-        admin = await accounts.headers(ADMIN, secret[ADMIN])
+        admin = await accounts.headers(ADMIN, admin_password)
         for user in users:
             await accounts.ensure(admin, user)
-    return secret[ADMIN], users
+    return admin_password, users
 
 
 def print_people(admin_password: str, users: list[DemoUser]) -> None:

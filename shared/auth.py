@@ -25,7 +25,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.routing import iter_route_contexts
 from fastapi.security import OAuth2PasswordBearer
 
-from shared.access import Forbidden, Grant, Place, Principal, Role
+from shared.access import Forbidden, Place, Principal, Role
 from shared.envelope import Actor
 from shared.tokens import Unauthenticated
 
@@ -73,13 +73,6 @@ class Caller:
         """Which places of `kind` this caller's grants of the endpoint's roles cover (None:
         all). Lists filter with it, so no one sees rows outside their scope."""
         return self.principal.scopes(self.roles, kind)
-
-    def holds(self, *roles: Role) -> bool:
-        return bool(self.principal.holding(set(roles) & self.roles))
-
-    def grant(self, role: Role) -> Grant | None:
-        found = self.principal.holding([role])
-        return found[0] if found else None
 
     def _grants(self) -> str:
         held = self.principal.holding(self.roles)

@@ -46,6 +46,19 @@ def bearer(*grants: str, user: str = "tester", **options: Any) -> dict[str, str]
     return {"Authorization": f"Bearer {signer().issue(user, grants, **options)}"}
 
 
+@cache
+def other_key() -> str:
+    """A key that is not the issuer's."""
+    return generate_private_key()
+
+
+def forged(*grants: str, user: str = "forger") -> str:
+    """A token signed by another key that claims to be the issuer's (its key id)."""
+    forger = signer(key=other_key())
+    forger.kid = signer().kid
+    return forger.issue(user, grants)
+
+
 def auth_env(data_dir: Path) -> dict[str, str]:
     """What the services are told of the issuer: its keys inline, and (for the accounts
     service) the private key to sign with."""
