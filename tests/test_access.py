@@ -1,5 +1,6 @@
 """Roles, grants and places (shared/access.py) and tokens (shared/tokens.py): no services."""
 
+import asyncio
 import time
 
 import jwt
@@ -96,3 +97,13 @@ async def test_claim_names_are_settings_so_an_external_provider_can_issue_tokens
                                       roles="realm_access.roles"))
     principal = await keycloak.verify(token)
     assert principal.user_id == "li.wei" and principal.grants == (Grant(Role.AUDITOR),)
+
+
+async def test_a_token_verified_once_is_refused_again_once_it_expires():
+    strict = verifier(leeway=0)
+    token = signer().issue("u-clerk", [CLERK], minutes=1 / 60)  # lives one second
+    assert (await strict.verify(token)).user_id == "u-clerk"
+    assert (await strict.verify(token)).user_id == "u-clerk"  # from the verified cache
+    await asyncio.sleep(1.6)
+    with pytest.raises(Unauthenticated):
+        await strict.verify(token)
