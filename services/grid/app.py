@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.grid import api, read_api
+from services.grid import api, case_events, read_api  # noqa: F401  (registers the case events)
 from services.grid.events import registry
 from services.grid.projections import VIEW_SCHEMA, TerritoryProjection
 from shared.service import ServiceSpec
