@@ -16,7 +16,7 @@ from deploy.registry import services
 ROOT = Path(__file__).resolve().parent.parent
 ROOT_PACKAGES = ("shared", "services", "deploy")
 SHARED_DOMAIN = ("shared.events", "shared.envelope", "shared.errors", "shared.types",
-                 "shared.geo")
+                 "shared.geo", "shared.calendar")
 INFRASTRUCTURE = ("fastapi", "faust", "asyncpg", "aiokafka", "uvicorn", "httpx",
                   "shared.settings", "shared.store", "shared.db", "deploy")
 

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.intake.calendar import WorkCalendar
+from shared.calendar import WorkCalendar
 from services.intake.catalogue import Matter
 from services.intake.commands import (
     AcceptApplication,

@@ -9,7 +9,7 @@ import asyncpg
 
 from services.intake import api, open311, open311_format, read_api
 from services.intake.api_keys import ApiKeyReplica, ApiKeys
-from services.intake.calendar import WorkCalendar
+from shared.calendar import WorkCalendar
 from services.intake.events import registry
 from services.intake.handlers import Intake
 from services.intake.projections import FrontDeskProjection
@@ -37,8 +37,8 @@ SPEC = ServiceSpec(
     projections=[FrontDeskProjection()],
     consumes={"grid": [TerritoryReplica()], "accounts": [ApiKeyReplica()]},
     domain=["services.intake.catalogue", "services.intake.front_desk", "services.intake.events",
-            "services.intake.commands", "services.intake.calendar",
-            "services.intake.problem_types", "services.intake.catalogue_seed"],
+            "services.intake.commands", "services.intake.problem_types",
+            "services.intake.catalogue_seed"],
     attach=_attach,
     error_formats={open311.router.prefix + "/": open311_format.refused},
 )

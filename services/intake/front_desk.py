@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from services.intake.calendar import WorkCalendar, local_date
+from shared.calendar import WorkCalendar, local_date
 from services.intake.catalogue import Matter
 from services.intake.commands import (
     AcceptApplication,

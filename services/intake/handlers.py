@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.intake.calendar import WorkCalendar
+from shared.calendar import WorkCalendar
 from services.intake.catalogue import Matter
 from services.intake.commands import FileApplication, RecordConsultation
 from services.intake.front_desk import Application, Consultation, ProblemReport
