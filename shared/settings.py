@@ -63,6 +63,9 @@ class Settings(BaseSettings):
                                     description="per Open311 API key and API process")
     sign_in_rate_limit: str = Field("10/minute", alias="JIEDAO_SIGN_IN_RATE_LIMIT",
                                     description="sign-in attempts per username and process")
+    duplicate_meters: float = Field(50.0, gt=0, le=10_000, alias="JIEDAO_DUPLICATE_METERS",
+                                    description="how near an open case of the same category "
+                                                "must be to be suggested as a duplicate")
     holidays: str = Field("", alias="JIEDAO_HOLIDAYS",
                           description="comma-separated ISO dates that are not working days")
 

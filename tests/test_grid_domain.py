@@ -3,6 +3,7 @@
 import pytest
 
 from services.grid.commands import (
+    AddManager,
     AssignManager,
     DrawGrid,
     EnrollMember,
@@ -82,6 +83,28 @@ def test_only_a_member_can_be_the_grid_manager():
     grid.apply(assigned)
     assert grid.manager_id == "m1"
     assert grid.assign_manager(AssignManager(member_id="m1")) == []
+
+
+def test_a_grid_has_several_managers_and_the_assigned_one_is_replaced():
+    grid = a_grid()
+    for member in ("m1", "m2", "m3"):
+        for e in grid.enroll(EnrollMember(member_id=member, name="王秀英", role="coordinator")):
+            grid.apply(e)
+    with pytest.raises(NotFound):
+        grid.add_manager(AddManager(member_id="stranger"))
+    for e in grid.assign_manager(AssignManager(member_id="m1")):
+        grid.apply(e)
+    (added,) = grid.add_manager(AddManager(member_id="m2"))
+    assert added.TYPE == "grid.grid.manager_added"
+    grid.apply(added)
+    assert grid.managers == ["m1", "m2"]
+    assert grid.add_manager(AddManager(member_id="m2")) == []  # already one
+    for e in grid.assign_manager(AssignManager(member_id="m3")):
+        grid.apply(e)
+    assert grid.managers == ["m2", "m3"] and grid.manager_id == "m3"
+    for e in grid.assign_manager(AssignManager(member_id="m2")):  # an added one assigned
+        grid.apply(e)
+    assert grid.managers == ["m2"]
 
 
 def test_a_grid_is_drawn_once():

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 
 from services.grid.commands import (
+    AddManager,
     AssignManager,
     DrawGrid,
     EnrollMember,
@@ -68,3 +69,10 @@ async def enroll_member(grid_id: str, command: EnrollMember, repo: RepoDep,
 async def assign_manager(grid_id: str, command: AssignManager, repo: RepoDep,
                          sender: ItsGrids) -> dict:
     return await act(repo, Grid(grid_id), lambda g: g.assign_manager(command), command, sender)
+
+
+@router.post("/grids/{grid_id}/managers", status_code=201, response_model=Accepted)
+async def add_manager(grid_id: str, command: AddManager, repo: RepoDep,
+                      sender: ItsGrids) -> dict:
+    """Another manager for the grid, from its members: new cases go to the least loaded."""
+    return await act(repo, Grid(grid_id), lambda g: g.add_manager(command), command, sender)

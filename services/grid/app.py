@@ -1,21 +1,38 @@
-"""The grid service, declared: territory commands and reads, its territory read model."""
+"""The grid service, declared: territory and case commands and reads, its territory read
+model; the back desk (`CaseDesk`) on app.state for the case endpoints and the reactions."""
 
 from __future__ import annotations
 
-from services.grid import api, case_events, read_api  # noqa: F401  (registers the case events)
+from typing import Any
+
+import asyncpg
+
+from services.grid import api, case_api, case_events, read_api  # noqa: F401  (case events)
+from services.grid.case_desk import CaseDesk
 from services.grid.events import registry
 from services.grid.projections import VIEW_SCHEMA, TerritoryProjection
+from shared.calendar import WorkCalendar
 from shared.service import ServiceSpec
+from shared.settings import Settings
+
+
+def _attach(state: Any, pool: asyncpg.Pool, settings: Settings) -> None:
+    state.territory_view = read_api.TerritoryView(pool, VIEW_SCHEMA)
+    # `clock` defaults to datetime.now(UTC); tests set `state.case_desk.clock` to a fixed time
+    state.case_desk = CaseDesk(repo=state.repository, pool=pool,
+                               territory=state.territory_view,
+                               calendar=WorkCalendar(settings.holiday_dates()),
+                               duplicate_meters=settings.duplicate_meters, schema=VIEW_SCHEMA)
+
 
 SPEC = ServiceSpec(
     name="grid",
     title="jiedao grid service (网格)",
     registry=registry,
-    routers=[api.router, read_api.router],
+    routers=[api.router, read_api.router, case_api.router],
     projections=[TerritoryProjection()],
     domain=["services.grid.domain", "services.grid.events", "services.grid.commands",
-            "services.grid.seed"],
-    attach=lambda state, pool, settings: setattr(
-        state, "territory_view", read_api.TerritoryView(pool, VIEW_SCHEMA)
-    ),
+            "services.grid.seed", "services.grid.case_events", "services.grid.cases",
+            "services.grid.case_commands", "services.grid.deadlines"],
+    attach=_attach,
 )

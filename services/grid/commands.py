@@ -74,3 +74,7 @@ class EnrollMember(Command):
 
 class AssignManager(Command):
     member_id: Code
+
+
+class AddManager(Command):
+    member_id: Code

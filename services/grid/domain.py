@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.grid.commands import (
+    AddManager,
     AssignManager,
     DrawGrid,
     EnrollMember,
@@ -20,6 +21,7 @@ from services.grid.events import (
     CommunityRegistered,
     GridDrawn,
     HouseholdsRecounted,
+    ManagerAdded,
     ManagerAssigned,
     MemberEnrolled,
     StreetRegistered,
@@ -110,11 +112,17 @@ class Grid:
     street_id: str | None = None
     households: int = 0
     members: dict[str, str] = field(default_factory=dict)  # member id -> role
-    manager_id: str | None = None
+    manager_id: str | None = None  # the one `PUT /grids/{id}/manager` assigns
+    added_managers: list[str] = field(default_factory=list)  # those added besides
 
     @property
     def stream_id(self) -> str:
         return f"grid-{self.grid_id}"
+
+    @property
+    def managers(self) -> list[str]:
+        """Every manager of the grid, sorted: the assigned one and those added."""
+        return sorted({*self.added_managers, *([self.manager_id] if self.manager_id else [])})
 
     def draw(self, command: DrawGrid, community: Community) -> list[DomainEvent]:
         community.require()
@@ -151,6 +159,15 @@ class Grid:
             return []  # already the manager: nothing changes
         return [ManagerAssigned(**self._where(), member_id=command.member_id)]
 
+    def add_manager(self, command: AddManager) -> list[DomainEvent]:
+        self._require()
+        if command.member_id not in self.members:
+            raise NotFound(f"{command.member_id} is not a member of grid {self.grid_id}",
+                           field="member_id")
+        if command.member_id in self.managers:
+            return []  # already a manager: nothing changes
+        return [ManagerAdded(**self._where(), member_id=command.member_id)]
+
     def _require(self) -> None:
         if self.community_id is None:
             raise NotFound(f"no grid {self.grid_id!r}", field="grid_id")
@@ -172,4 +189,9 @@ class Grid:
             case MemberEnrolled():
                 self.members[event.member_id] = event.role
             case ManagerAssigned():
+                # the assigned manager replaces the assigned one (those added stay)
+                if event.member_id in self.added_managers:
+                    self.added_managers.remove(event.member_id)
                 self.manager_id = event.member_id
+            case ManagerAdded():
+                self.added_managers.append(event.member_id)

@@ -70,3 +70,14 @@ class ManagerAssigned(DomainEvent):
     community_id: str
     street_id: str
     member_id: str
+
+
+@registry.register
+class ManagerAdded(DomainEvent):
+    """Another manager for the grid (a grid may have several; cases go to the least loaded)."""
+
+    TYPE = "grid.grid.manager_added"
+    grid_id: str
+    community_id: str
+    street_id: str
+    member_id: str

@@ -10,6 +10,7 @@ from services.grid.events import (
     CommunityRegistered,
     GridDrawn,
     HouseholdsRecounted,
+    ManagerAdded,
     ManagerAssigned,
     MemberEnrolled,
     StreetRegistered,
@@ -45,7 +46,8 @@ class TerritoryProjection:
             grid_id text PRIMARY KEY, community_id text NOT NULL, street_id text NOT NULL,
             name_zh text NOT NULL, name_en text NOT NULL, households integer NOT NULL,
             boundary jsonb NOT NULL, illustrative boolean NOT NULL, manager_id text,
-            {BBOX_COLUMNS});
+            {BBOX_COLUMNS}, managers text[] NOT NULL DEFAULT '{{}}');
+        ALTER TABLE {s}.grids ADD COLUMN IF NOT EXISTS managers text[] NOT NULL DEFAULT '{{}}';
         CREATE INDEX IF NOT EXISTS grids_community ON {s}.grids (community_id);
         CREATE INDEX IF NOT EXISTS grids_bbox ON {s}.grids (min_lon, max_lon, min_lat, max_lat);
         CREATE TABLE IF NOT EXISTS {s}.members (
@@ -83,5 +85,12 @@ class TerritoryProjection:
                        "ON CONFLICT (grid_id, member_id) DO NOTHING",
                        (event.grid_id, event.member_id, event.name, event.role))
             case ManagerAssigned():
-                yield (f"UPDATE {s}.grids SET manager_id = $2 WHERE grid_id = $1",
+                # `managers`: the assigned one replaced (SET reads the row as it was), those
+                # added kept; safe to apply again
+                yield (f"UPDATE {s}.grids SET manager_id = $2, managers = array_append("
+                       "array_remove(array_remove(managers, manager_id), $2), $2) "
+                       "WHERE grid_id = $1", (event.grid_id, event.member_id))
+            case ManagerAdded():
+                yield (f"UPDATE {s}.grids SET managers = array_append("
+                       "array_remove(managers, $2), $2) WHERE grid_id = $1",
                        (event.grid_id, event.member_id))

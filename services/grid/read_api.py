@@ -62,7 +62,7 @@ class TerritoryView:
         if row is None:
             raise NotFound(f"no community {community_id!r}", field="community_id")
         grids = await self.pool.fetch(
-            f"SELECT grid_id, name_zh, name_en, households, illustrative, manager_id "
+            f"SELECT grid_id, name_zh, name_en, households, illustrative, manager_id, managers "
             f"FROM {self.s}.grids WHERE community_id = $1 ORDER BY grid_id",
             community_id,
         )
@@ -71,7 +71,7 @@ class TerritoryView:
     async def grid(self, grid_id: str) -> dict[str, Any]:
         row = await self.pool.fetchrow(
             f"SELECT grid_id, community_id, street_id, name_zh, name_en, households, "
-            f"illustrative, manager_id, boundary::text AS boundary FROM {self.s}.grids "
+            f"illustrative, manager_id, managers, boundary::text AS boundary FROM {self.s}.grids "
             "WHERE grid_id = $1",
             grid_id,
         )

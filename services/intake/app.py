@@ -9,11 +9,11 @@ import asyncpg
 
 from services.intake import api, open311, open311_format, read_api
 from services.intake.api_keys import ApiKeyReplica, ApiKeys
-from shared.calendar import WorkCalendar
 from services.intake.events import registry
 from services.intake.handlers import Intake
 from services.intake.projections import FrontDeskProjection
 from services.intake.territory import TerritoryLookup, TerritoryReplica
+from shared.calendar import WorkCalendar
 from shared.service import ServiceSpec
 from shared.settings import Settings
 

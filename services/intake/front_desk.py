@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from shared.calendar import WorkCalendar, local_date
 from services.intake.catalogue import Matter
 from services.intake.commands import (
     AcceptApplication,
@@ -36,6 +35,7 @@ from services.intake.events import (
     ProblemReported,
 )
 from shared import access
+from shared.calendar import WorkCalendar, local_date
 from shared.errors import DomainError, NotFound, WrongOrder
 from shared.events import DomainEvent
 

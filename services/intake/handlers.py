@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.calendar import WorkCalendar
 from services.intake.catalogue import Matter
 from services.intake.commands import FileApplication, RecordConsultation
 from services.intake.front_desk import Application, Consultation, ProblemReport
 from services.intake.territory import TerritoryLookup
 from shared.access import Place, Role
+from shared.calendar import WorkCalendar
 from shared.envelope import Actor, new_event_id
 from shared.errors import NotFound
 from shared.idempotency import Idempotency
