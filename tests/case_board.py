@@ -6,10 +6,13 @@ stream. Once the projection is registered, `show` only waits until it shows the 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 
 from services.grid.app import SPEC
 from services.grid.cases import Case
 from services.grid.projections import VIEW_SCHEMA
+from shared.envelope import SYSTEM, Actor, Envelope, Scope
 
 COLUMNS = """case_id text PRIMARY KEY, category text, lon double precision,
     lat double precision, street_id text, community_id text, grid_id text, status text,
@@ -48,3 +51,21 @@ async def _until_shown(pool, case: Case) -> None:
             if row and (row["status"], row["handler_id"]) == (case.status, case.handler_id):
                 return
             await asyncio.sleep(0.1)
+
+
+def reported(problem_id: str, actor: Actor = SYSTEM, **changes: object) -> Envelope:
+    """An `intake.problem.reported` as the grid receives it (a problem in grid s1.c1.g1)."""
+    data = {"problem_id": problem_id, "problem_type": "problem.emergency",
+            "description": "水管爆裂 burst water main", "street_id": "s1",
+            "community_id": "s1.c1", "grid_id": "s1.c1.g1",
+            "location": {"lon": 104.105, "lat": 30.605}, "address": "建设路1号",
+            "reporter": {"first_name": "秀英"}, **changes}
+    return envelope("intake.problem.reported", f"problem-{problem_id}", data, actor)
+
+
+def envelope(kind: str, stream_id: str, data: dict, actor: Actor = SYSTEM) -> Envelope:
+    """An envelope as another service's relay publishes it."""
+    return Envelope(id=uuid.uuid4(), source=kind.split(".")[0], type=kind, subject=stream_id,
+                    time=datetime.now(UTC), stream_id=stream_id, stream_version=1,
+                    schema_version=1, actor=actor, scope=Scope(), correlation_id=uuid.uuid4(),
+                    causation_id=None, data=data)

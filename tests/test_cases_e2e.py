@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.grid.case_events import REFERRAL_CONCLUDED
-from shared.envelope import SYSTEM, Actor, Envelope, Scope
+from shared.envelope import SYSTEM, Actor, Envelope
 from tests import case_board
 from tests.platform import OTHER_SQUARE, SQUARE, running
 
@@ -287,24 +287,9 @@ async def test_overdue_is_emitted_once_even_by_two_checks_at_once(platform, cloc
     assert (await types(platform, case_id)).count("overdue") == 2
 
 
-def report(problem_id: str, actor: Actor = SYSTEM, **changes) -> Envelope:
-    data = {"problem_id": problem_id, "problem_type": "problem.emergency",
-            "description": "水管爆裂 burst water main", "street_id": "s1",
-            "community_id": "s1.c1", "grid_id": "s1.c1.g1", "location": IN_G1,
-            "address": "建设路1号", "reporter": {"first_name": "秀英"}, **changes}
-    return envelope("intake.problem.reported", f"problem-{problem_id}", data, actor)
-
-
-def envelope(kind: str, stream_id: str, data: dict, actor: Actor = SYSTEM) -> Envelope:
-    return Envelope(id=uuid.uuid4(), source=kind.split(".")[0], type=kind, subject=stream_id,
-                    time=datetime.now(UTC), stream_id=stream_id, stream_version=1,
-                    schema_version=1, actor=actor, scope=Scope(), correlation_id=uuid.uuid4(),
-                    causation_id=None, data=data)
-
-
 async def test_a_report_delivered_again_and_twice_at_once_opens_one_case(platform, clock, desk):
     problem_id = uuid.uuid4().hex
-    reported = report(problem_id, Actor("res-1", "resident"))
+    reported = case_board.reported(problem_id, Actor("res-1", "resident"))
     await asyncio.gather(desk.open_from_report(reported), desk.open_from_report(reported))
     await desk.open_from_report(reported)
     registered, dispatched = await events(platform, problem_id)
@@ -331,7 +316,7 @@ async def test_a_referral_is_resolved_by_enforcements_answer_once(platform, cloc
                {"domain": "city_management", "violation_hint": "占道经营 street stall"})
     referred = (await events(platform, case_id))[-1]
     assert referred.type == "grid.case.referred"
-    answer = envelope(REFERRAL_CONCLUDED, "referral-x", {
+    answer = case_board.envelope(REFERRAL_CONCLUDED, "referral-x", {
         "referral_id": referred.data["referral_id"], "case_id": case_id, "street_id": "s1",
         "community_id": "s1.c1", "grid_id": "s1.c1.g1", "outcome": "rectified",
         "summary": "已劝离 moved on", "violation_id": None,

@@ -4,7 +4,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shared.calendar import WorkCalendar
 from services.intake.catalogue import Matter
 from services.intake.commands import (
     AcceptApplication,
@@ -18,6 +17,7 @@ from services.intake.commands import (
 )
 from services.intake.events import ApplicationReferred, MatterAdmitted, MatterWithdrawn
 from services.intake.front_desk import Application, Place
+from shared.calendar import WorkCalendar
 from shared.errors import DomainError, NotFound, WrongOrder
 from tests.platform import proposal
 from tests.test_intake_e2e import filing
