@@ -139,6 +139,18 @@ async def test_a_patrol_case_goes_round_the_loop_to_closure(platform, clock):
                expected=409)
 
 
+async def test_a_registration_retried_with_its_idempotency_key_registers_once(platform, clock):
+    member = platform.as_("grid", MEMBER)
+    key = {"Idempotency-Key": f"patrol-{uuid.uuid4().hex}"}
+    first = await member.post("/cases", json=patrol(), headers=key)
+    again = await member.post("/cases", json=patrol(), headers=key)
+    assert first.status_code == again.status_code == 201, again.text
+    assert first.json() == again.json()
+    assert await types(platform, first.json()["case_id"]) == ["registered", "dispatched"]
+    other_body = await member.post("/cases", json=patrol(description="另一处"), headers=key)
+    assert other_body.status_code == 422
+
+
 async def test_dispatch_goes_to_the_least_loaded_manager_ties_to_the_lowest_id(
         platform, clock, desk):
     loads = await desk.loads(["m1", "m2"])

@@ -8,21 +8,18 @@ from typing import Any
 import asyncpg
 
 from services.grid import api, case_api, case_events, read_api  # noqa: F401  (case events)
-from services.grid.case_desk import CaseDesk
+from services.grid.case_desk import make_case_desk
 from services.grid.events import registry
 from services.grid.projections import VIEW_SCHEMA, TerritoryProjection
-from shared.calendar import WorkCalendar
 from shared.service import ServiceSpec
 from shared.settings import Settings
 
 
 def _attach(state: Any, pool: asyncpg.Pool, settings: Settings) -> None:
     state.territory_view = read_api.TerritoryView(pool, VIEW_SCHEMA)
-    # `clock` defaults to datetime.now(UTC); tests set `state.case_desk.clock` to a fixed time
-    state.case_desk = CaseDesk(repo=state.repository, pool=pool,
-                               territory=state.territory_view,
-                               calendar=WorkCalendar(settings.holiday_dates()),
-                               duplicate_meters=settings.duplicate_meters, schema=VIEW_SCHEMA)
+    # its `clock` is datetime.now(UTC); tests set `state.case_desk.clock` to a clock of theirs
+    state.case_desk = make_case_desk(state.repository, pool, settings,
+                                     territory=state.territory_view)
 
 
 SPEC = ServiceSpec(

@@ -31,6 +31,7 @@ from shared.errors import ConcurrencyConflict, DomainError, NotFound
 from shared.events import DomainEvent
 from shared.idempotency import Idempotency
 from shared.repository import References, Repository
+from shared.settings import Settings
 from shared.store import AppendResult
 
 Authorize = Callable[[Place], Actor]
@@ -264,6 +265,19 @@ class CaseDesk:
             return await self.pool.fetch(query, *args)
         except asyncpg.UndefinedTableError:
             return []
+
+
+def make_case_desk(repo: Repository, pool: asyncpg.Pool, settings: Settings, *,
+                   territory: TerritoryView | None = None,
+                   clock: Callable[[], datetime] | None = None) -> CaseDesk:
+    """The desk as a grid process makes it (the API's composition root; a worker running the
+    reactions makes its own the same way, on its own pool and store)."""
+    desk = CaseDesk(repo=repo, pool=pool, territory=territory or TerritoryView(pool, VIEW_SCHEMA),
+                    calendar=WorkCalendar(settings.holiday_dates()),
+                    duplicate_meters=settings.duplicate_meters)
+    if clock is not None:
+        desk.clock = clock
+    return desk
 
 
 def metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
