@@ -24,7 +24,7 @@ from services.enforcement.commands import (
 from services.enforcement.handlers import Enforcement
 from services.enforcement.team import Team
 from services.enforcement.violation import Violation
-from shared.access import Role
+from shared.access import Place, Role
 from shared.commands import Sender, act, by
 from shared.envelope import new_event_id
 from shared.http import Accepted, accepted, app_state
@@ -50,6 +50,7 @@ class ViolationAnswer(Accepted):
 async def enroll_officer(street_id: str, command: EnrollOfficer, enforcement: EnforcementDep,
                          sender: StreetOffice) -> dict:
     """The street office enrols an officer in its team (their id is their username)."""
+    sender.caller.authorize(Place.of(street=street_id))
     known = await enforcement.territory.has_street(street_id)
     return await act(enforcement.repo, Team(street_id),
                      lambda t: t.enroll(command, street_known=known, now=enforcement.clock()),
@@ -60,6 +61,7 @@ async def enroll_officer(street_id: str, command: EnrollOfficer, enforcement: En
 async def log_activity(street_id: str, command: LogActivity, enforcement: EnforcementDep,
                        sender: Officer) -> dict:
     """An officer logs a patrol, traffic-order assistance or a joint operation."""
+    sender.caller.authorize(Place.of(street=street_id))
     known = await enforcement.territory.has_street(street_id)
     idempotency = sender.idempotency(command)
     activity_id = idempotency.new_id() if idempotency else new_event_id().hex
