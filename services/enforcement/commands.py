@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from services.enforcement.events import ActivityKind, Decision, Force, Source
-from shared.types import Code, Command, Flag, Identifier, Name, Note, Number, Text
+from shared.types import Code, Command, Flag, Identifier, Moment, Name, Note, Number, Text
 
 Reference = Text  # a stored photo's or document's URL or object key
 
@@ -22,7 +22,7 @@ class EnrollOfficer(Command):
 class LogActivity(Command):
     kind: ActivityKind
     summary: Text
-    at: AwareDatetime = Field(description="when it took place")
+    at: Moment = Field(description="when it took place")
     officers: list[Code] = Field(default_factory=list, max_length=50,
                                  description="enrolled officers who took part")
 
@@ -65,7 +65,7 @@ class DecideViolation(Command):
     amount: Number | None = Field(None, description="yuan, for a fine: within the type's range")
     rectify: Flag = Field(False, description="also order rectification (implied by "
                                              "rectification_order)")
-    deadline: AwareDatetime | None = Field(None, description="of the order to rectify; default: "
+    deadline: Moment | None = Field(None, description="of the order to rectify; default: "
                                                              "the type's rectification days")
     note: Note = ""
 
@@ -92,7 +92,7 @@ class ReportRectification(Command):
 class VerifyRectification(Command):
     passed: Flag
     note: Note = ""
-    deadline: AwareDatetime | None = Field(None, description="failed: a new deadline (default: "
+    deadline: Moment | None = Field(None, description="failed: a new deadline (default: "
                                                              "the order's, unchanged)")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -27,6 +26,7 @@ from shared.auth import Caller, public, readable_by
 from shared.freshness import FreshnessDep, after_tokens
 from shared.http import app_state, page
 from shared.privacy import masked
+from shared.types import Moment
 
 router = APIRouter(tags=["enforcement (read)"])
 
@@ -36,9 +36,9 @@ PROJECTION = EnforcementProjection.name
 Consistent = Annotated[None, Depends(after_tokens(PROJECTION))]
 StreetReaders = Annotated[Caller, readable_by(Role.ENFORCEMENT_OFFICER, Role.STREET_OFFICE_STAFF)]
 Status = Literal[STATUSES]  # type: ignore[valid-type]
-Since = Annotated[datetime | None, Query(description="from (inclusive), by record time")]
+Since = Annotated[Moment | None, Query(description="from (inclusive), by record time")]
 EXPORT_LIMIT = 100_000
-Until = Annotated[datetime | None, Query(description="until (exclusive), by record time")]
+Until = Annotated[Moment | None, Query(description="until (exclusive), by record time")]
 
 
 def shown(caller: Caller, violation: dict[str, Any]) -> dict[str, Any]:
