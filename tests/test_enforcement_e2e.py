@@ -218,5 +218,17 @@ async def test_hot_spots_rates_and_repeat_offenders_follow_the_violations(platfo
     rates = (await officer.get("/indicators")).json()["items"]
     s1 = next(r for r in rates if r["street_id"] == "s1")
     assert s1["violations"] >= 2 and s1["ordered"] >= 1
+    assert s1["open_by_domain"]["city_management"] >= 2
     csv_text = (await officer.get("/violations/export", params={"open": "true"})).text
     assert csv_text.splitlines()[0].startswith("violation_id,") and first in csv_text
+
+
+async def test_a_recording_retried_with_its_idempotency_key_is_stored_once(platform, officer):
+    key = {"Idempotency-Key": "patrol-7/2026-11-25/0001"}
+    first = await officer.post("/violations", json=finding(), headers=key)
+    again = await officer.post("/violations", json=finding(), headers=key)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()
+    stream = await platform.apps["enforcement"].state.store.read_stream(
+        f"violation-{first.json()['violation_id']}")
+    assert len(stream) == 1

@@ -140,8 +140,9 @@ async def hotspots(view: ViewDep, _: Consistent, caller: StreetReaders,
 @router.get("/indicators")
 async def indicators(view: ViewDep, _: Consistent, caller: StreetReaders,
                      since: Since = None, until: Until = None) -> dict:
-    """Per street: violations, orders to rectify, rectification rate (verified / ordered,
-    closed ones) and on-time rectification rate (reported by the deadline / ordered)."""
+    """Per street, over the period: violations, orders to rectify, rectification rate
+    (verified rectified / ordered) and on-time rectification rate (rectified, reported by the
+    deadline / ordered); and the violations open now, by domain."""
     return page(await view.indicators(caller.scopes("street"), since, until))
 
 

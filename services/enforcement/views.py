@@ -125,8 +125,16 @@ class EnforcementView:
             "count(*) FILTER (WHERE rectified AND on_time) AS rectified_on_time "
             f"FROM {self.s}.violations WHERE {IN_SCOPE % (1, 2)} AND {period(3)} "
             "GROUP BY street_id ORDER BY street_id", *scope_args(streets), since, until)
+        open_now = await self.pool.fetch(
+            f"SELECT street_id, domain, count(*) AS n FROM {self.s}.violations "
+            f"WHERE status = ANY($1::text[]) AND {IN_SCOPE % (2, 3)} GROUP BY 1, 2",
+            list(OPEN), *scope_args(streets))
+        by_street: dict[str, dict[str, int]] = {}
+        for r in open_now:
+            by_street.setdefault(r["street_id"], {})[r["domain"]] = r["n"]
         return [{**dict(r), "rectification_rate": _rate(r["rectified"], r["ordered"]),
-                 "on_time_rectification_rate": _rate(r["rectified_on_time"], r["ordered"])}
+                 "on_time_rectification_rate": _rate(r["rectified_on_time"], r["ordered"]),
+                 "open_by_domain": by_street.get(r["street_id"], {})}
                 for r in rows]
 
     async def repeat_offenders(self, streets: set[str] | None,
