@@ -73,6 +73,8 @@ class DecideViolation(Command):
     def amount_only_for_a_fine(self) -> DecideViolation:
         if (self.amount is None) == (self.decision == "fine"):
             raise ValueError("a fine needs an amount; no other decision takes one")
+        if self.deadline is not None and not self.orders_rectification:
+            raise ValueError("a deadline comes with an order to rectify only")
         return self
 
     @property

@@ -132,7 +132,7 @@ async def hotspots(view: ViewDep, _: Consistent, caller: StreetReaders,
     the grids' boundaries with their counts, for the map."""
     spots = await view.hotspots(caller.scopes("street"), street_id, since, until)
     if format == "json":
-        return page(spots)
+        return page([{k: v for k, v in s.items() if k != "boundary"} for s in spots])
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": s.pop("boundary"), "properties": s} for s in spots]}
 
