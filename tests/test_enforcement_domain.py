@@ -10,6 +10,7 @@ from services.enforcement.commands import (
     CloseViolation,
     DecideViolation,
     DismissViolation,
+    RecordViolation,
     ReportRectification,
     VerifyRectification,
 )
@@ -155,3 +156,27 @@ def test_an_offender_key_is_a_digest_of_their_id_not_the_id():
     assert key == offender_key({**PERSON, "name": "张三丰", "phone": "13800000000"})
     assert PERSON["id_number"] not in key
     assert key != offender_key({**PERSON, "kind": "business"})
+
+
+@pytest.mark.parametrize("body", [
+    {"decision": "fine"},  # a fine needs its amount
+    {"decision": "warning", "amount": 100},
+    {"decision": "warning", "deadline": "2026-12-01T17:00:00+08:00"},  # no order, no deadline
+    {"decision": "rectification_order", "deadline": "2026-12-01"},  # a day is no moment
+    {"decision": "rectification_order", "deadline": 1700000000},
+])
+def test_a_decision_that_does_not_hold_together_is_refused(body):
+    with pytest.raises(ValueError):
+        DecideViolation.model_validate(body)
+
+
+def test_a_referral_id_comes_with_its_case_and_source_referral():
+    base = {"street_id": "s1", "type": "cm.other", "location": {"lon": 104.1, "lat": 30.6},
+            "address": "1号", "offender": {"kind": "person", "name": "某"}}
+    with pytest.raises(ValueError):
+        RecordViolation.model_validate({**base, "source": "referral", "referral_id": "r1"})
+    with pytest.raises(ValueError):
+        RecordViolation.model_validate({**base, "source": "patrol", "referral_id": "r1",
+                                        "case_id": "c1"})
+    assert RecordViolation.model_validate({**base, "source": "referral", "referral_id": "r1",
+                                           "case_id": "c1"}).case_id == "c1"
