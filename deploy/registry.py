@@ -11,6 +11,7 @@ SERVICES = (
     "grid",
     "intake",
     "accounts",
+    "enforcement",
 )
 
 API_BASE_PORT = 8100  # the first service's; each next one's is one more

@@ -142,6 +142,7 @@ def _print_urls(urls: dict[str, str], api_key: str) -> None:
     print(f"  territory    {urls['grid']}/territory/streets")
     print(f"  catalogue    {urls['intake']}/catalogue?level=street")
     print(f"  Open311      {urls['intake']}/open311/v2   (GeoReport v2; demo api_key: {api_key})")
+    print(f"  violations   {urls['enforcement']}/catalogue   (the enforcement catalogue)")
     print("Press Ctrl-C to stop.\n", flush=True)
 
 

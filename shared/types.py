@@ -5,10 +5,10 @@ whatever a command carries, the event store and every read model can hold."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 NO_CONTROLS = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"  # tab and newline allowed, CR not
 ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
@@ -43,6 +43,29 @@ def _iso_date_only(value: Any) -> Any:
 
 
 Day = Annotated[date, BeforeValidator(_iso_date_only)]
+
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}:?\d{2})")
+
+
+def _iso_moment_only(value: Any) -> Any:
+    """pydantic would also read `0.5` or `1700000000` as a time (a Unix time); a moment is
+    sent as ISO 8601 with its offset only."""
+    if isinstance(value, str) and ISO_MOMENT.fullmatch(value):
+        return value
+    if isinstance(value, datetime):
+        return value
+    raise ValueError("a time is written ISO 8601 with its offset, e.g. 2026-11-25T09:00:00+08:00")
+
+
+def _in_reach(value: datetime) -> datetime:
+    """Far years are refused: one near 9999 in a negative offset is year 10000 in UTC, which
+    Python (and so every read model's driver) cannot hold."""
+    if not 1900 <= value.year <= 2999:
+        raise ValueError("a time between the years 1900 and 2999")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_moment_only), AfterValidator(_in_reach)]
 
 
 class Command(BaseModel):

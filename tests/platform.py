@@ -209,7 +209,8 @@ def proposal(code: str, level: str = "community", **terms: Any) -> dict:
 
 async def draw_small_district(platform: Platform) -> None:
     """Street s1 with communities s1.c1 (SQUARE) and s1.c2 (OTHER_SQUARE), one grid each,
-    drawn through the grid service; returns once intake has learnt them from Kafka."""
+    drawn through the grid service; returns once intake and enforcement (those running) have
+    learnt them from Kafka."""
     grid = platform.as_("grid", "civil_affairs")
     await grid.post("/streets", json={"street_id": "s1", "name_zh": "测试街道",
                                       "name_en": "Test", "kind": "urban", "sourced": False})
@@ -221,10 +222,16 @@ async def draw_small_district(platform: Platform) -> None:
             "grid_id": f"{community}.g1", "community_id": community, "name_zh": "网格",
             "name_en": "Grid", "households": 350, "boundary": square, "illustrative": True,
         })
-    territory = platform.apps["intake"].state.intake.territory
     async with asyncio.timeout(45):
-        while await territory.street_of("s1.c2") is None:
-            await asyncio.sleep(0.2)
+        if "intake" in platform.apps:
+            territory = platform.apps["intake"].state.intake.territory
+            while await territory.street_of("s1.c2") is None:
+                await asyncio.sleep(0.2)
+        if "enforcement" in platform.apps:
+            replica = platform.apps["enforcement"].state.enforcement.territory
+            while await replica.locate(104.115, 30.605) is None \
+                    or not await replica.has_street("s1"):
+                await asyncio.sleep(0.2)
 
 
 @asynccontextmanager

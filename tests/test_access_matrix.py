@@ -188,6 +188,19 @@ class Ctx:
                             {"department": "legal_affairs", "verdict": "approve"})
         return code
 
+    async def violation(self, state: str = "recorded") -> str:
+        """A violation in street s1, recorded by its officer and taken to `state`."""
+        recorded = await self.call("enforcement", OFFICER, "POST", "/violations", VIOLATION)
+        violation = recorded["violation_id"]
+        steps = {"decided": [("decision", {"decision": "warning"})],
+                 "ordered": [("decision", {"decision": "rectification_order"})],
+                 "reported": [("decision", {"decision": "rectification_order"}),
+                              ("rectification", {})]}
+        for step, body in steps.get(state, []):
+            await self.call("enforcement", OFFICER, "POST", f"/violations/{violation}/{step}",
+                            body)
+        return violation
+
     async def member(self) -> str:
         member = self.fresh("m")
         await self.call("grid", "civil_affairs", "POST", "/grids/s1.c1.g1/members",
@@ -251,6 +264,20 @@ def on_application(step: str, state: str, body: dict[str, Any] | None = None,
 def on_proposal(step: str, body: dict[str, Any], reviewed: bool = False) -> Request:
     async def request(ctx: Ctx) -> tuple[str, dict[str, Any] | None]:
         return f"/catalogue/{await ctx.proposal(reviewed)}{step}", body
+    return request
+
+
+def on_violation(step: str, state: str, body: dict[str, Any] | None = None) -> Request:
+    async def request(ctx: Ctx) -> tuple[str, dict[str, Any] | None]:
+        return f"/violations/{await ctx.violation(state)}{step}", body
+    return request
+
+
+def after_violation(path: str) -> Request:
+    """`path`, once a violation of street s1 exists (lists have something to show)."""
+    async def request(ctx: Ctx) -> tuple[str, dict[str, Any] | None]:
+        await ctx.violation()
+        return path, None
     return request
 
 
@@ -330,6 +357,12 @@ def no_password_hashes(_: str, answer: dict[str, Any]) -> bool:
     return "argon2" not in text and "password" not in text and "key_hash" not in text
 
 
+OFFICER, OFFICE = "enforcement_officer:s1", "street_office_staff:s1"
+ENFORCERS_ELSEWHERE = ["enforcement_officer:s2", "street_office_staff:s2"]
+STREET_READERS = {OFFICER: 200, OFFICE: 200, "auditor": 200}
+VIOLATION = {"street_id": "s1", "type": "ps.noise_nuisance", "location": IN["s1.c1"],
+             "address": "1号", "source": "patrol",
+             "offender": {"kind": "person", "name": "张三", "id_number": ID_NUMBER}}
 EVERY_ROLE = {grant_text(role): 200 for role in Role}
 KEEPERS = ("civil_affairs", "street_office_staff", "grid_member", "grid_manager", "auditor")
 READERS = {CLERK: 200, STAFF: 200, "auditor": 200}
@@ -357,6 +390,19 @@ def items_of_s1_c1(grant: str, page: dict[str, Any]) -> bool:
 
 def clear_only_for_its_people(grant: str, app: dict[str, Any]) -> bool:
     return (app["applicant_id_number"] == ID_NUMBER) == (not grant.startswith("auditor"))
+
+
+def violations_of_s1(grant: str, page: dict[str, Any]) -> bool:
+    """A list holds only the grant's street; ID numbers clear only for its officers."""
+    street = grant.partition(":")[2] or None
+    ok = street is None or all(i["street_id"] == street for i in page["items"])
+    clear = grant == OFFICER
+    return ok and all((i.get("offender_id_number") == ID_NUMBER) == clear
+                      for i in page["items"] if i.get("offender_id_number"))
+
+
+def violation_clear_for_its_officers(grant: str, violation: dict[str, Any]) -> bool:
+    return (violation["offender_id_number"] == ID_NUMBER) == (grant == OFFICER)
 
 
 def street(street_id: str) -> dict[str, Any]:
@@ -511,6 +557,47 @@ SCOPED: list[Case] = [
     Case("accounts", "DELETE", "/api-keys/{key_id}", on_api_key(), {"administrator": 200}),
     Case("accounts", "GET", "/api-keys", at("/api-keys"), {"administrator": 200, "auditor": 200},
          shows_only_its_scope=no_password_hashes),
+    # enforcement: the street office enrols its team; the team's officers work violations
+    Case("enforcement", "POST", "/teams/{street_id}/officers",
+         fresh_body("/teams/s1/officers", lambda c: {
+             "officer_id": c.fresh("officer"), "name": "王警官", "force": "traffic_order"}),
+         {OFFICE: 201}, ["street_office_staff:s2"]),
+    Case("enforcement", "POST", "/teams/{street_id}/activities",
+         at("/teams/s1/activities", {"kind": "joint_operation", "summary": "联合执法",
+                                     "at": "2026-11-25T10:00:00+08:00"}),
+         {OFFICER: 201}, ["enforcement_officer:s2"]),
+    Case("enforcement", "POST", "/violations", at("/violations", VIOLATION), {OFFICER: 201},
+         ["enforcement_officer:s2"]),
+    Case("enforcement", "POST", "/violations/{violation_id}/decision",
+         on_violation("/decision", "recorded", {"decision": "fine", "amount": 300}),
+         {OFFICER: 200}, ["enforcement_officer:s2"]),
+    Case("enforcement", "POST", "/violations/{violation_id}/dismissal",
+         on_violation("/dismissal", "recorded", {"reason": "不构成违法"}), {OFFICER: 200},
+         ["enforcement_officer:s2"]),
+    Case("enforcement", "POST", "/violations/{violation_id}/rectification",
+         on_violation("/rectification", "ordered", {}), {OFFICER: 200},
+         ["enforcement_officer:s2"]),
+    Case("enforcement", "POST", "/violations/{violation_id}/verification",
+         on_violation("/verification", "reported", {"passed": True}), {OFFICER: 200},
+         ["enforcement_officer:s2"]),
+    Case("enforcement", "POST", "/violations/{violation_id}/closure",
+         on_violation("/closure", "decided", {}), {OFFICER: 200}, ["enforcement_officer:s2"]),
+    Case("enforcement", "GET", "/teams/{street_id}", at("/teams/s1"), STREET_READERS,
+         ENFORCERS_ELSEWHERE),
+    Case("enforcement", "GET", "/teams/{street_id}/activities", at("/teams/s1/activities"),
+         STREET_READERS, ENFORCERS_ELSEWHERE),
+    Case("enforcement", "GET", "/violations", after_violation("/violations"),
+         {**STREET_READERS, **dict.fromkeys(ENFORCERS_ELSEWHERE, 200)},
+         shows_only_its_scope=violations_of_s1),
+    Case("enforcement", "GET", "/violations/export", at("/violations/export"),
+         {**STREET_READERS, **dict.fromkeys(ENFORCERS_ELSEWHERE, 200)}),
+    Case("enforcement", "GET", "/violations/{violation_id}", on_violation("", "recorded"),
+         STREET_READERS, ENFORCERS_ELSEWHERE,
+         shows_only_its_scope=violation_clear_for_its_officers),
+    *[Case("enforcement", "GET", path, at(path),
+           {**STREET_READERS, **dict.fromkeys(ENFORCERS_ELSEWHERE, 200)},
+           shows_only_its_scope=violations_of_s1)
+      for path in ("/hotspots", "/indicators", "/repeat-offenders")],
     *[Case(name, "GET", "/operations/deadletters", at("/operations/deadletters"),
            {"administrator": 200, "auditor": 200}) for name in services()],
 ]

@@ -1,0 +1,101 @@
+"""A service's own copy of the territory, learnt from the grid service's events (the pattern:
+subscribe, project, look up locally; no call to the grid service). Declared in a spec as
+`consumes={"grid": [TerritoryReplica(schema)]}`, looked up through `TerritoryLookup`.
+
+(Intake keeps its own equivalent in services/intake/territory.py; this is the shared one a
+service added later uses.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import asyncpg
+import orjson
+
+from shared.envelope import Envelope
+from shared.geo import BoundaryIndex
+from shared.projection import Statement
+from shared.snapshot import Snapshot
+
+
+class Located(NamedTuple):
+    street_id: str
+    community_id: str
+    grid_id: str
+
+
+class TerritoryReplica:
+    """Projection of grid.* territory events: streets, communities, grids with boundaries."""
+
+    name = "territory_replica"
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+
+    def tables(self) -> list[str]:
+        return ["streets", "communities", "grids"]
+
+    def ddl(self) -> str:
+        s = self.schema
+        return f"""
+        CREATE TABLE IF NOT EXISTS {s}.streets (
+            street_id text PRIMARY KEY, name_zh text NOT NULL, name_en text NOT NULL);
+        CREATE TABLE IF NOT EXISTS {s}.communities (
+            community_id text PRIMARY KEY, street_id text NOT NULL, name_zh text NOT NULL,
+            name_en text NOT NULL);
+        CREATE TABLE IF NOT EXISTS {s}.grids (
+            grid_id text PRIMARY KEY, community_id text NOT NULL, street_id text NOT NULL,
+            name_zh text NOT NULL, name_en text NOT NULL, boundary jsonb NOT NULL);
+        """
+
+    def statements(self, event: Envelope) -> Iterator[Statement]:
+        s, d = self.schema, event.data
+        if event.type == "grid.street.registered":
+            yield (f"INSERT INTO {s}.streets VALUES ($1, $2, $3) "
+                   "ON CONFLICT (street_id) DO NOTHING",
+                   (d["street_id"], d["name_zh"], d["name_en"]))
+        elif event.type == "grid.community.registered":
+            yield (f"INSERT INTO {s}.communities VALUES ($1, $2, $3, $4) "
+                   "ON CONFLICT (community_id) DO NOTHING",
+                   (d["community_id"], d["street_id"], d["name_zh"], d["name_en"]))
+        elif event.type == "grid.grid.drawn":
+            yield (f"INSERT INTO {s}.grids VALUES ($1, $2, $3, $4, $5, $6::jsonb) "
+                   "ON CONFLICT (grid_id) DO NOTHING",
+                   (d["grid_id"], d["community_id"], d["street_id"], d["name_zh"],
+                    d["name_en"], orjson.dumps(d["boundary"]).decode()))
+
+
+class TerritoryLookup:
+    """Locating a point and knowing a street, answered from the replica held in memory
+    (shared/geo.py), checked for changes every `max_age` seconds or at once on a miss."""
+
+    def __init__(self, pool: asyncpg.Pool, schema: str, *, max_age: float = 5.0) -> None:
+        self.pool = pool
+        self.schema = schema
+        self._snapshot = Snapshot(pool, schema, TerritoryReplica.name, self._load,
+                                  max_age=max_age)
+
+    async def locate(self, lon: float, lat: float) -> Located | None:
+        return await self._snapshot.ask(lambda territory: territory.grids.locate(lon, lat))
+
+    async def has_street(self, street_id: str) -> bool:
+        return bool(await self._snapshot.ask(
+            lambda territory: True if street_id in territory.streets else None))
+
+    async def _load(self) -> _Territory:
+        grids = await self.pool.fetch(
+            f"SELECT grid_id, community_id, street_id, boundary::text AS boundary "
+            f"FROM {self.schema}.grids ORDER BY grid_id")
+        streets = await self.pool.fetch(f"SELECT street_id FROM {self.schema}.streets")
+        return _Territory(
+            BoundaryIndex((Located(g["street_id"], g["community_id"], g["grid_id"]),
+                           g["boundary"]) for g in grids),
+            frozenset(r["street_id"] for r in streets))
+
+
+@dataclass(frozen=True)
+class _Territory:
+    grids: BoundaryIndex[Located]  # in grid id order: the lowest grid id wins a shared edge
+    streets: frozenset[str]
