@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shared import deadletters, projection
+from shared import deadletters, projection, reactions
 from shared.db import create_pool
 from shared.service import ServiceSpec
 from shared.settings import Settings
@@ -24,12 +24,15 @@ def describe(letter: dict[str, Any]) -> list[str]:
 
 
 async def list_dead_letters(spec: ServiceSpec, settings: Settings, say: Say = print) -> int:
-    """Print every read model's dead letters; returns how many there are."""
+    """Print every read model's and reaction's dead letters; returns how many there are."""
     pool = await create_pool(settings.require_database(), max_size=2)
     total = 0
     try:
         for p in spec.read_models:
             await projection.setup(pool, p)
+        if spec.reactions:
+            await reactions.setup(pool, spec.name)
+        for p in spec.agents:
             letters = await deadletters.listing(pool, p.schema, p.name)
             say(f"{p.schema}.{p.name}: {len(letters) or 'no'} dead letter"
                 f"{'' if len(letters) == 1 else 's'}")

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
                                     description="per Open311 API key and API process")
     sign_in_rate_limit: str = Field("10/minute", alias="JIEDAO_SIGN_IN_RATE_LIMIT",
                                     description="sign-in attempts per username and process")
+    # The grid's worker marks cases past their deadline overdue this often (seconds).
+    overdue_check_seconds: float = Field(60.0, gt=0, alias="JIEDAO_OVERDUE_CHECK_SECONDS")
     holidays: str = Field("", alias="JIEDAO_HOLIDAYS",
                           description="comma-separated ISO dates that are not working days")
 

@@ -1,8 +1,14 @@
-"""The grid service, declared: territory commands and reads, its territory read model."""
+"""The grid service, declared: territory commands and reads, its territory read model; its
+reactions to intake's reports and enforcement's answers, and the overdue check."""
 
 from __future__ import annotations
 
-from services.grid import api, case_events, read_api  # noqa: F401  (registers the case events)
+from services.grid import (  # noqa: F401  (case_events registers the case events)
+    api,
+    case_events,
+    reactions,
+    read_api,
+)
 from services.grid.events import registry
 from services.grid.projections import VIEW_SCHEMA, TerritoryProjection
 from shared.service import ServiceSpec
@@ -13,6 +19,9 @@ SPEC = ServiceSpec(
     registry=registry,
     routers=[api.router, read_api.router],
     projections=[TerritoryProjection()],
+    reactions={"intake": [reactions.OPEN_CASES], "enforcement": [reactions.CONCLUDE_REFERRALS]},
+    periodic=[reactions.OVERDUE_CHECK],
+    handler=reactions.case_desk,
     domain=["services.grid.domain", "services.grid.events", "services.grid.commands",
             "services.grid.seed"],
     attach=lambda state, pool, settings: setattr(
