@@ -1,9 +1,12 @@
-"""Operators' commands on a service's read models: list and retry their dead letters."""
+"""Operators' commands on a service's read models and reactions: list and retry their dead
+letters."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+import asyncpg
 
 from shared import deadletters, projection, reactions
 from shared.db import create_pool
@@ -67,6 +70,33 @@ async def retry_dead_letters(spec: ServiceSpec, settings: Settings,
                     for line in describe(letter):
                         say(line)
                 left += len(o.still_dead)
+        left += await _retry_reactions(spec, settings, pool, event_ids, say)
     finally:
         await pool.close()
+    return left
+
+
+async def _retry_reactions(spec: ServiceSpec, settings: Settings, pool: asyncpg.Pool,
+                           event_ids: list[str] | None, say: Say) -> int:
+    """Hand each reaction's dead letters to the service's handler again."""
+    if not spec.reactions:
+        return 0
+
+    async def opened() -> asyncpg.Pool:
+        return pool
+
+    context = await reactions.Contexts(opened, spec.name, spec.registry, settings,
+                                       spec.handler).get()
+    left = 0
+    try:
+        for _, r in spec.reaction_feeds():
+            handled, still = await reactions.retry(context, spec.name, r, event_ids)
+            say(f"{spec.name}.{r.name}: handled {handled} event{'' if handled == 1 else 's'}; "
+                + (f"{len(still)} still dead:" if still else "none left"))
+            for letter in still:
+                for line in describe(letter):
+                    say(line)
+            left += len(still)
+    finally:
+        await context.repository.store.close()
     return left

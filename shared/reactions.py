@@ -205,3 +205,25 @@ async def run_periodic(contexts: Contexts, task: Periodic) -> bool:
         else:
             log.exception("%s: run failed; again at the next tick", task.name)
         return False
+
+
+async def retry(context: ReactionContext, schema: str, reaction: Reaction,
+                event_ids: list[str] | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """Handle a reaction's dead letters again after a fix (all, or these events): what is
+    handled now leaves the table, what fails again stays with its new error. Returns how many
+    were handled and the dead letters left. A message that is not an event stays."""
+    rows = await context.pool.fetch(
+        f"SELECT event_id, message FROM {schema}.dead_letters WHERE projection = $1 "
+        "AND stream_id IS NOT NULL AND ($2::text[] IS NULL OR event_id = ANY($2::text[])) "
+        "ORDER BY recorded_at, stream_id, version", reaction.name, event_ids)
+    batch = Batch(reaction, [deadletters.event_of(row["message"]) for row in rows], [])
+    await batch.handle(context)
+    failed = {letter.event_id for letter in batch.letters}
+    handled = [row["event_id"] for row in rows if row["event_id"] not in failed]
+    async with context.pool.acquire() as con, con.transaction():
+        await deadletters.record(con, schema, reaction.name, batch.letters)
+        await con.execute(f"DELETE FROM {schema}.dead_letters WHERE projection = $1 "
+                          "AND event_id = ANY($2::text[])", reaction.name, handled)
+        still = await deadletters.listing(con, schema, reaction.name)
+    wanted = set(event_ids) if event_ids else None
+    return len(handled), [d for d in still if wanted is None or d["event_id"] in wanted]

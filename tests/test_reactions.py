@@ -7,6 +7,7 @@ a failing run."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
@@ -20,7 +21,8 @@ import asyncpg
 import pytest
 
 from deploy.embedded import ensure_database
-from deploy.operations import list_dead_letters
+from deploy.operations import list_dead_letters, retry_dead_letters
+from deploy.registry import services
 from shared import deadletters
 from shared.db import create_pool
 from shared.envelope import GENESIS_HASH, SYSTEM, Envelope, NewEvent, seal
@@ -288,3 +290,69 @@ def test_a_reaction_declared_on_a_spec_becomes_an_agent_of_its_worker(tmp_path):
     assert [(a.schema, a.name) for a in spec.agents] == [(TOY, COUNT_ORDERS.name)]
     assert spec.has_worker and spec.topics_read() == [SOURCE]
     assert isinstance(COUNT_ORDERS, Reaction) and Counted.TYPE == "test.counted"
+
+
+class Mended(Counter):
+    """The handler as fixed after the dead letters: it counts poison orders too."""
+
+    async def count(self, ordered: Envelope) -> None:
+        await super().count(dataclasses.replace(ordered, data={**ordered.data, "poison": False}))
+
+
+async def test_a_retry_after_the_fix_handles_the_dead_letters_and_keeps_what_still_fails(toy):
+    database = ReadModelDatabase(toy.env["DATABASE_URL"])
+    poison = [ordered("p1", poison=True), ordered("p2", poison=True)]
+    await until_handled(contexts(database, toy), TOY, COUNT_ORDERS, poison, [])
+    assert await toy.counted() == []
+    said: list[str] = []
+    assert await retry_dead_letters(toy_spec(TOY), toy.settings, None, said.append) == 2
+    assert f"{TOY}.{COUNT_ORDERS.name}: handled 0 events; 2 still dead:" in said
+    mended = dataclasses.replace(toy_spec(TOY), handler=lambda repo, pool, s: Mended(repo))
+    said.clear()
+    assert await retry_dead_letters(mended, toy.settings, [str(poison[1].id)], said.append) == 0
+    assert f"{TOY}.{COUNT_ORDERS.name}: handled 1 event; none left" in said
+    assert await toy.counted() == ["p2"]
+    [left] = await deadletters.listing(toy.pool, TOY, COUNT_ORDERS.name)
+    assert left["event_id"] == str(poison[0].id)
+    assert await retry_dead_letters(mended, toy.settings, None, said.append) == 0
+    assert sorted(await toy.counted()) == ["p1", "p2"]
+    await (await database.pool()).close()
+
+
+async def test_jiedao_deadletters_grid_lists_its_reactions(toy):
+    said: list[str] = []
+    assert await list_dead_letters(services()["grid"], toy.settings, said.append) == 0
+    assert "grid.open_cases: no dead letters" in said
+    assert "grid.conclude_referrals: no dead letters" in said
+
+
+async def test_the_grids_reactions_hand_each_event_to_the_case_desk():
+    calls: list[tuple[str, object]] = []
+
+    class Desk:  # what services/grid/reactions.py asks of the CaseDesk, recorded
+        async def open_from_report(self, report: Envelope) -> None:
+            calls.append(("open_from_report", report))
+
+        async def conclude_referral(self, outcome: Envelope) -> None:
+            calls.append(("conclude_referral", outcome))
+
+        async def check_overdue(self, now=None) -> int:
+            calls.append(("check_overdue", now))
+            return 0
+
+    spec = services()["grid"]
+    context = ReactionContext(None, None, None, Desk())  # type: ignore[arg-type]
+    reported = ordered("r1", type_="intake.problem.reported")
+    concluded = ordered("x1", type_="enforcement.referral.concluded")
+    assert [r.name for r in spec.reactions["intake"]] == ["open_cases"]
+    assert [r.name for r in spec.reactions["enforcement"]] == ["conclude_referrals"]
+    for _, reaction in spec.reaction_feeds():
+        for event in (reported, concluded):
+            if event.type in reaction.takes:
+                await reaction.act(context, event)
+    [overdue_check] = spec.periodic
+    await overdue_check.run(context)
+    assert calls == [("open_from_report", reported), ("conclude_referral", concluded),
+                     ("check_overdue", None)]
+    assert overdue_check.interval == "overdue_check_seconds"
+    assert Settings().overdue_check_seconds == 60
