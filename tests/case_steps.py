@@ -12,6 +12,7 @@ from services.grid.case_events import (
     CaseEvent,
     CaseMerged,
     CaseOverdue,
+    CaseReferred,
     CaseRegistered,
     CaseResolved,
     CaseSentBack,
@@ -95,3 +96,11 @@ def merged(case_id: str, master_id: str, problem_id: str | None) -> list[NewEven
 def attached(master_id: str, duplicate_id: str, problem_id: str | None) -> list[NewEvent]:
     return new(DuplicateAttached(case_id=master_id, **WHERE, duplicate_id=duplicate_id,
                                  problem_id=problem_id, attached_at=NOW))
+
+
+def referred(case_id: str) -> list[NewEvent]:
+    return new(CaseReferred(case_id=case_id, **WHERE, referral_id=f"r-{case_id}",
+                            domain="city_management", violation_hint="占道经营 street vending",
+                            category="problem.street_order", description="占道摆摊",
+                            location={"lon": 104.105, "lat": 30.605}, address="建设路1号",
+                            photos=[], referred_at=NOW))

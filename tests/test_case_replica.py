@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.intake.case_replica import CaseReplica
+from services.intake.case_replica import CaseReplica, reported
 from shared import projection
 from tests import case_steps as step
 from tests.case_steps import DEADLINE
@@ -114,3 +114,26 @@ async def test_a_patrol_case_has_no_row_and_its_steps_touch_none(pg_pool, schema
     checkpoint = await pg_pool.fetchval(
         f"SELECT version FROM {schema}.checkpoints WHERE stream_id = 'case-c0123456789abcdef'")
     assert checkpoint == 2  # an ?after= token of a patrol case is honoured all the same
+
+
+async def test_a_referred_case_shows_the_streets_enforcement_team_until_resolved(
+        pg_pool, schema, store, replica):
+    await happen(pg_pool, store, replica, "p7", step.registered("p7", "p7"),
+                 step.dispatched("p7"), step.referred("p7"))
+    r = await row(pg_pool, schema, "p7")
+    assert (r["status"], r["agency"]) == ("referred", "enforcement")
+    assert r["status_notes"].endswith("law enforcement team: 占道经营 street vending")
+    shown = reported({"problem_id": "p7", "problem_type": "problem.street_order",
+                      "description": "", "grid_id": "s1.c1.g1", "street_id": "s1",
+                      "community_id": "s1.c1", "community_zh": None, "address": "",
+                      "reported_at": r["updated_at"], "lat": 30.6, "lon": 104.1,
+                      "street_zh": "猛追湾街道", "street_en": "Mengzhuiwan Street",
+                      **{f"case_{k}": r[k] for k in ("status", "status_notes", "agency",
+                                                     "grid_id", "expected_datetime",
+                                                     "updated_at")}})
+    assert shown["agency_responsible"] == "猛追湾街道综合执法队 Mengzhuiwan Street law " \
+                                          "enforcement team"
+    assert shown["status"] == "open" and shown["expected_datetime"].endswith("+08:00")
+    await happen(pg_pool, store, replica, "p7", step.resolved("p7", "已取缔 vendor removed"))
+    r = await row(pg_pool, schema, "p7")
+    assert r["status"] == "resolved" and r["result"] == "已取缔 vendor removed"

@@ -74,7 +74,7 @@ async def test_the_open311_request_follows_its_case_step_by_step(platform):
 
     token = await grid_does(platform, pid, step.sent_back(pid))
     shown = await request(platform, pid, token)
-    assert shown["agency_responsible"] == "测试街道街道办事处 Test street office"
+    assert shown["agency_responsible"] == "测试街道办事处 Test office"  # the street's office
 
     for events in (step.ruled(pid, upheld=False), step.accepted(pid), step.resolved(pid)):
         token = await grid_does(platform, pid, events)

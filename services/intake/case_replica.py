@@ -153,8 +153,8 @@ CHANGES = {
                                      "enforcement"),
 }
 
-AGENCIES = {"grid": ("网格", "grid"), "street": ("街道办事处", "street office"),
-            "enforcement": ("综合执法队", "law enforcement team")}
+# After the street's name (猛追湾街道 Mengzhuiwan Street): its office, its enforcement team.
+AGENCIES = {"street": ("办事处", "office"), "enforcement": ("综合执法队", "law enforcement team")}
 
 
 def reported(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,13 +166,14 @@ def reported(row: Mapping[str, Any]) -> dict[str, Any]:
 def case_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     """What a reported problem's Open311 request shows of its case (`row`: a problems row
     joined with its `problem_cases` row as case_*, and the street's names as street_*)."""
-    zh, en = AGENCIES[row["case_agency"]]
     if row["case_agency"] == "grid":
         agency = f"网格 {row['case_grid_id']} grid"
-    elif row.get("street_zh"):
-        agency = f"{row['street_zh']}{zh} {row['street_en']} {en}"
     else:
-        agency = f"{zh} {en} ({row['street_id']})"
+        zh, en = AGENCIES[row["case_agency"]]
+        street_zh, street_en = row["street_zh"], row["street_en"]
+        if street_zh is None:  # the territory replica lacks it: its id stands in
+            street_zh, street_en = "街道", f"street {row['street_id']}"
+        agency = f"{street_zh}{zh} {street_en} {en}"
     return {"status": "closed" if row["case_status"] == "closed" else "open",
             "status_notes": row["case_status_notes"], "agency_responsible": agency,
             "expected_datetime": w3(row["case_expected_datetime"]),
