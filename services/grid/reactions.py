@@ -53,6 +53,6 @@ OVERDUE_CHECK = Periodic("overdue_check", "overdue_check_seconds", check_overdue
 
 def case_desk(repository: Repository, pool: asyncpg.Pool, settings: Settings) -> Any:
     """The worker's CaseDesk (ServiceSpec.handler), made as the API makes its own."""
-    from services.grid.case_desk import make_case_desk  # type: ignore[import-not-found]
+    from services.grid.case_desk import make_case_desk
 
     return make_case_desk(repository, pool, settings)
