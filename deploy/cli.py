@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> None:
             sub.add_argument("--host", default="127.0.0.1")
             sub.add_argument("--port", type=int, help="default: the one `jiedao up` gives it")
     dead = commands.add_parser("deadletters", help="list a service's dead letters (events "
-                                                   "its read models could not apply)")
+                                                   "its read models could not apply, or its "
+                                                   "reactions could not act on)")
     dead.add_argument("service")
     dead.add_argument("--retry", nargs="*", metavar="EVENT_ID",
                       help="apply them again after a fix (all, or these events' streams)")

@@ -215,7 +215,7 @@ WORKER = """
         condition: service_healthy
 """
 
-CONSUMED_RELAY = """      # it learns {read_models} from {source}'s topic
+CONSUMED_RELAY = """      # it reads {source}'s topic ({read_models})
       {source}-relay:
         condition: service_healthy
 """
@@ -246,11 +246,12 @@ def render(specs: dict[str, ServiceSpec]) -> str:
     secrets = {name for spec in specs.values() for name in spec.secrets.values()}
     declared = SECRETS.format(entries="".join(
         SECRET.format(name=name, variable=name.upper() + "_FILE") for name in sorted(secrets)))
-    return (INFRASTRUCTURE + SERVICES_INTRO + "".join(map(_blocks, specs.values()))
+    blocks = "".join(_blocks(spec, set(specs)) for spec in specs.values())
+    return (INFRASTRUCTURE + SERVICES_INTRO + blocks
             + (declared if secrets else "") + VOLUMES)
 
 
-def _blocks(spec: ServiceSpec) -> str:
+def _blocks(spec: ServiceSpec, registered: set[str]) -> str:
     rule = "-" * (96 - len(f"  # --- {spec.name} "))
     text = SERVICE.format(name=spec.name, rule=rule, port=api_port(spec.name))
     if spec.secrets:
@@ -259,11 +260,12 @@ def _blocks(spec: ServiceSpec) -> str:
             settings="".join(f"      {setting}: /run/secrets/{name}\n"
                              for setting, name in spec.secrets.items()),
             names=", ".join(spec.secrets.values())).rstrip("\n") + text[api_end:]
-    if not spec.read_models:
+    if not spec.has_worker:
         return text
     text += WORKER.format(name=spec.name)
-    for source, read_models in spec.consumes.items():
-        if source != spec.name:
-            names = ", ".join(p.name for p in read_models)
-            text += CONSUMED_RELAY.format(read_models=names, source=source)
+    for source in spec.topics_read():
+        learnt = [p.name for p in spec.consumes.get(source, [])]
+        learnt += [r.name for r in spec.reactions.get(source, [])]
+        if source != spec.name and source in registered:  # (a service to come: none to wait for)
+            text += CONSUMED_RELAY.format(read_models=", ".join(learnt), source=source)
     return text

@@ -1,11 +1,14 @@
-"""Operators' commands on a service's read models: list and retry their dead letters."""
+"""Operators' commands on a service's read models and reactions: list and retry their dead
+letters."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from shared import deadletters, projection
+import asyncpg
+
+from shared import deadletters, projection, reactions
 from shared.db import create_pool
 from shared.service import ServiceSpec
 from shared.settings import Settings
@@ -24,12 +27,15 @@ def describe(letter: dict[str, Any]) -> list[str]:
 
 
 async def list_dead_letters(spec: ServiceSpec, settings: Settings, say: Say = print) -> int:
-    """Print every read model's dead letters; returns how many there are."""
+    """Print every read model's and reaction's dead letters; returns how many there are."""
     pool = await create_pool(settings.require_database(), max_size=2)
     total = 0
     try:
         for p in spec.read_models:
             await projection.setup(pool, p)
+        if spec.reactions:
+            await reactions.setup(pool, spec.name)
+        for p in spec.agents:
             letters = await deadletters.listing(pool, p.schema, p.name)
             say(f"{p.schema}.{p.name}: {len(letters) or 'no'} dead letter"
                 f"{'' if len(letters) == 1 else 's'}")
@@ -64,6 +70,33 @@ async def retry_dead_letters(spec: ServiceSpec, settings: Settings,
                     for line in describe(letter):
                         say(line)
                 left += len(o.still_dead)
+        left += await _retry_reactions(spec, settings, pool, event_ids, say)
     finally:
         await pool.close()
+    return left
+
+
+async def _retry_reactions(spec: ServiceSpec, settings: Settings, pool: asyncpg.Pool,
+                           event_ids: list[str] | None, say: Say) -> int:
+    """Hand each reaction's dead letters to the service's handler again."""
+    if not spec.reactions:
+        return 0
+
+    async def opened() -> asyncpg.Pool:
+        return pool
+
+    context = await reactions.Contexts(opened, spec.name, spec.registry, settings,
+                                       spec.handler).get()
+    left = 0
+    try:
+        for _, r in spec.reaction_feeds():
+            handled, still = await reactions.retry(context, spec.name, r, event_ids)
+            say(f"{spec.name}.{r.name}: handled {handled} event{'' if handled == 1 else 's'}; "
+                + (f"{len(still)} still dead:" if still else "none left"))
+            for letter in still:
+                for line in describe(letter):
+                    say(line)
+            left += len(still)
+    finally:
+        await context.repository.store.close()
     return left

@@ -35,9 +35,18 @@ def run_api(spec: ServiceSpec, settings: Settings, host: str, port: int) -> None
 
 
 def run_worker(spec: ServiceSpec, settings: Settings) -> None:
-    if not spec.read_models:
-        raise SystemExit(f"{spec.name} keeps no read models: it has no stream worker")
+    if not spec.has_worker:
+        raise SystemExit(f"{spec.name} keeps no read models and has no reactions: it has no "
+                         "stream worker")
+    # A topic no relay has created yet (a service still to come) must exist to be assigned.
+    asyncio.run(ensure_topics(settings, spec.topics_read()))
     faust.Worker(create_worker_app(spec, settings), loglevel="WARNING").execute_from_commandline()
+
+
+async def ensure_topics(settings: Settings, services: list[str]) -> None:
+    for source in services:
+        await ensure_topic(settings.require_kafka(), settings.topic(source),
+                           settings.topic_partitions)
 
 
 async def relay_forever(spec: ServiceSpec, settings: Settings) -> None:
@@ -156,7 +165,7 @@ async def check_health(spec: ServiceSpec, settings: Settings, part: str) -> dict
     the database (a container's health check); `ok` says whether `part` runs."""
     pool = await create_pool(settings.require_database(), min_size=1, max_size=1)
     try:
-        report = await health.service_health(pool, spec.name, spec.read_models)
+        report = await health.service_health(pool, spec.name, spec.agents)
     finally:
         await pool.close()
     parts = {"relay": [report["relay"]], "workers": report["workers"]}

@@ -87,7 +87,7 @@ def process_specs(env: dict[str, str], first_port: int, names: list[str] | None 
     for name, spec in services().items():
         urls[name] = api_url(name, first_port)
         if names is None or name in names:
-            specs += _service_processes(env, name, first_port, worker=bool(spec.read_models))
+            specs += _service_processes(env, name, first_port, worker=spec.has_worker)
     return specs, urls
 
 

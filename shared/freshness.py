@@ -6,7 +6,9 @@ right after a command the read model may lack its change. A read by id first loo
 up in the event store (the record): no stream is a definite 404 at once; otherwise it waits
 until the projection's checkpoint for that stream reaches the store's version. A list read
 takes the `consistency_token`s commands answer with (`?after=stream@version`) and waits for
-them the same way. Waits are bounded (`ReadModelBehind`, HTTP 503, after `wait_seconds`).
+them the same way; given a replica of another service's events, that service's tokens wait
+for the replica (read your writes across services). Waits are bounded (`ReadModelBehind`,
+HTTP 503, after `wait_seconds`).
 
 Waiters sleep until a projection commits: `project()` NOTIFYs `<read-model schema>_projected`
 in its transaction, and each API process holds one LISTEN connection that wakes them all.
@@ -96,17 +98,23 @@ class Freshness:
         await self.reached(projection, wanted)
         return wanted
 
-    async def after(self, projection: str, tokens: list[str]) -> None:
+    async def after(self, projection: str, tokens: list[str], *,
+                    replica: str | None = None) -> None:
         """Wait until `projection` shows what these consistency tokens name; a token this
-        service's store does not hold is invalid input (422)."""
-        wanted: dict[str, int] = {}
-        for stream_id, version in map(parse_token, tokens):
-            wanted[stream_id] = max(version, wanted.get(stream_id, 0))
+        service's store does not hold is invalid input (422), unless a `replica` of another
+        service's events is named: it is that service's token, and the wait is for the
+        replica to show it (read your writes across services). This store cannot tell such
+        a token from a write never made: that one waits out the bound (`ReadModelBehind`)."""
+        wanted = _wanted(tokens)
         stored = await self.store.stream_versions(list(wanted))
-        if unknown := [f"{s}@{v}" for s, v in wanted.items() if stored.get(s, 0) < v]:
-            raise DomainError(f"not a consistency token of this service: {', '.join(unknown)}",
+        foreign = {s: v for s, v in wanted.items() if stored.get(s, 0) < v}
+        if foreign and replica is None:
+            raise DomainError("not a consistency token of this service: "
+                              + ", ".join(f"{s}@{v}" for s, v in foreign.items()),
                               field="after")
-        await self.reached(projection, wanted)
+        await self.reached(projection, {s: v for s, v in wanted.items() if s not in foreign})
+        if foreign and replica is not None:
+            await self.reached(replica, foreign)
 
     async def reached(self, projection: str, wanted: dict[str, int]) -> None:
         """Until the projection's checkpoint of every stream in `wanted` is at least its
@@ -173,6 +181,14 @@ class Freshness:
                                 await con.remove_listener(channel, self._arrived)
 
 
+def _wanted(tokens: list[str]) -> dict[str, int]:
+    """The highest version each token names, by stream (422 for one that is not a token)."""
+    wanted: dict[str, int] = {}
+    for stream_id, version in map(parse_token, tokens):
+        wanted[stream_id] = max(version, wanted.get(stream_id, 0))
+    return wanted
+
+
 def _behind_message(behind: dict[str, tuple[int, int]], seconds: float) -> str:
     """Names the streams (the caller's own ids), not the read model's table: error bodies
     carry no schema names."""
@@ -190,17 +206,22 @@ async def get_freshness(request: Request) -> Freshness:
 
 FreshnessDep = Annotated[Freshness, Depends(get_freshness)]
 AFTER_DESCRIPTION = ("A command's `consistency_token` (repeatable): the list waits (up to 5 s, "
-                     "then 503) until the read model shows that write.")
+                     "then 503) until the read model shows that write (where it shows another "
+                     "service's events, that service's commands' tokens too).")
 
 
-def after_tokens(projection: str) -> Callable[..., Any]:
-    """A dependency for a list endpoint over `projection`: `?after=TOKEN` waits for it."""
+After = Annotated[list[str] | None, Query(description=AFTER_DESCRIPTION)]
+
+
+def after_tokens(projection: str, replica: str | None = None) -> Callable[..., Any]:
+    """A dependency for a list endpoint over `projection`: `?after=TOKEN` waits for it (and,
+    with a `replica`, for another service's tokens: `Freshness.after`)."""
 
     async def wait_for_tokens(
         freshness: FreshnessDep,
-        after: Annotated[list[str] | None, Query(description=AFTER_DESCRIPTION)] = None,
+        after: After = None,
     ) -> None:
         if after:
-            await freshness.after(projection, after)
+            await freshness.after(projection, after, replica=replica)
 
     return wait_for_tokens

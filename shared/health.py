@@ -12,6 +12,7 @@ not yet fetched from every partition it holds), `stale` (it stopped writing: dea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import asyncpg
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.auth import public
 from shared.projection import Projection
+from shared.reactions import Agent
 from shared.worker_health import setup as setup_progress
 
 STALE_AFTER = 10.0  # seconds; the relay beats every 2 s, the workers every 1 s
@@ -38,7 +40,7 @@ async def relay_health(pool: asyncpg.Pool, schema: str) -> dict[str, Any]:
             "store_position": last, "heartbeat_age_s": round(row["age"], 1)}
 
 
-async def worker_health(pool: asyncpg.Pool, p: Projection) -> dict[str, Any]:
+async def worker_health(pool: asyncpg.Pool, p: Projection | Agent) -> dict[str, Any]:
     rows = await pool.fetch(
         f"SELECT topic, partition, applied, highwater, "
         f"extract(epoch FROM now() - updated_at)::float8 AS age "
@@ -59,7 +61,7 @@ async def worker_health(pool: asyncpg.Pool, p: Projection) -> dict[str, Any]:
 
 
 async def service_health(pool: asyncpg.Pool, store_schema: str,
-                         projections: list[Projection]) -> dict[str, Any]:
+                         projections: Sequence[Projection | Agent]) -> dict[str, Any]:
     """The relay's and every worker projection's status and lag; `ready` when all run."""
     relay = await relay_health(pool, store_schema)
     workers = [await worker_health(pool, p) for p in projections]
@@ -67,7 +69,7 @@ async def service_health(pool: asyncpg.Pool, store_schema: str,
     return {"ready": ready, "relay": relay, "workers": workers}
 
 
-async def setup(pool: asyncpg.Pool, projections: list[Projection]) -> None:
+async def setup(pool: asyncpg.Pool, projections: Sequence[Projection | Agent]) -> None:
     """The tables the workers report to, so that health can be read before they start."""
     for schema in sorted({p.schema for p in projections}):
         await setup_progress(pool, schema)
@@ -82,7 +84,7 @@ class Readiness(BaseModel):
     ready: bool
 
 
-def health_router(service: str, projections: list[Projection]) -> APIRouter:
+def health_router(service: str, projections: Sequence[Projection | Agent]) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/health")

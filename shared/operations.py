@@ -17,7 +17,7 @@ router = APIRouter(prefix="/operations", tags=["operations"])
 
 
 class DeadLetterOut(BaseModel):
-    read_model: str  # schema.projection
+    read_model: str  # schema.projection (or schema.reaction)
     event_id: str  # or, for a message that is not an event, where it was read
     stream_id: str | None
     version: int | None
@@ -41,10 +41,11 @@ async def dead_letters(
                                           description="only this stream's")]
     = None,
 ) -> dict[str, Any]:
-    """Events the read models could not apply (and those held behind them), oldest first.
+    """Events the read models could not apply (and those held behind them), and events the
+    reactions could not turn into commands, oldest first.
     Retry them after a fix with `jiedao deadletters SERVICE --retry`."""
     items = []
-    for p in request.app.state.read_models:
+    for p in request.app.state.agents:
         for row in await deadletters.listing(request.app.state.pool, p.schema, p.name,
                                              stream_id):
             items.append({"read_model": f"{p.schema}.{p.name}", **row})

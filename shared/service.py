@@ -12,7 +12,7 @@ import asyncpg
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from shared import health, operations, projection
+from shared import health, operations, projection, reactions
 from shared.auth import public, publish_rules
 from shared.backstop import Backstop
 from shared.db import create_pool
@@ -24,6 +24,7 @@ from shared.inputs import InputGuard, Refusal
 from shared.openapi import document_errors
 from shared.projection import Projection
 from shared.ratelimit import RateLimits
+from shared.reactions import Agent, HandlerFactory, Periodic, Reaction
 from shared.repository import Repository
 from shared.settings import Settings, get_settings
 from shared.store import EventStore
@@ -57,6 +58,14 @@ class ServiceSpec:
     # Files only its API may read, by the setting naming them: setting -> secret name
     # (docker-compose.yml mounts the secret at /run/secrets/<name> for that API alone).
     secrets: dict[str, str] = field(default_factory=dict)
+    # Reactions, by the service whose topic they read (its own included): events turned into
+    # commands on this service's own store, by its worker (shared/reactions.py).
+    reactions: dict[str, list[Reaction]] = field(default_factory=dict)
+    # Tasks its worker runs every so often (e.g. the grid's overdue check).
+    periodic: list[Periodic] = field(default_factory=list)
+    # The object reactions and periodic tasks act with (e.g. the grid's CaseDesk), made
+    # once per worker pool from (repository on its own store, pool, settings).
+    handler: HandlerFactory = lambda repository, pool, settings: None
 
     @property
     def replicas(self) -> list[Projection]:
@@ -72,6 +81,28 @@ class ServiceSpec:
         own = [(self.name, p) for p in self.projections]
         return own + [(source, p) for source, ps in self.consumes.items() for p in ps]
 
+    def reaction_feeds(self) -> list[tuple[str, Reaction]]:
+        """(service whose topic it reads, reaction) for each of its worker's reactions."""
+        return [(source, r) for source, rs in self.reactions.items() for r in rs]
+
+    @property
+    def agents(self) -> list[Projection | Agent]:
+        """Every agent its worker runs (read models, then reactions): each reports its
+        progress and keeps its dead letters in `schema`, under `name`."""
+        return [*self.read_models, *(Agent(self.name, r.name) for _, r in self.reaction_feeds())]
+
+    @property
+    def has_worker(self) -> bool:
+        return bool(self.read_models or self.reactions or self.periodic)
+
+    def topics_read(self) -> list[str]:
+        """The services whose topics its worker reads (its own first, if it does)."""
+        sources = [self.name] if self.projections else []
+        for source in [*self.consumes, *self.reactions]:
+            if source not in sources:
+                sources.append(source)
+        return sources
+
 
 def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -81,16 +112,18 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         pool = await create_pool(settings.require_database())
         store = EventStore(pool, spec.name, spec.name)
         await store.setup()
-        app.state.read_models = spec.read_models
-        for p in app.state.read_models:
+        for p in spec.read_models:
             await projection.setup(pool, p)
-        await health.setup(pool, app.state.read_models)
+        if spec.reactions:
+            await reactions.setup(pool, spec.name)
+        app.state.agents = spec.agents  # whose progress and dead letters are reported
+        await health.setup(pool, app.state.agents)
         app.state.pool, app.state.store = pool, store
         app.state.repository = Repository(store, spec.registry)
         app.state.token_verifier = settings.token_verifier()
         app.state.rate_limits = RateLimits(settings.rate_limit, settings.open311_rate_limit,
                                            settings.sign_in_rate_limit)
-        app.state.freshness = freshness = Freshness(store, spec.projections)
+        app.state.freshness = freshness = Freshness(store, spec.read_models)
         await freshness.start()
         spec.attach(app.state, pool, settings)
         # What exists now lives as long as the process: keep the collector from walking it
@@ -121,7 +154,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     for router in spec.routers:
         app.include_router(router)
     app.include_router(operations.router)
-    app.include_router(health.health_router(spec.name, spec.read_models))
+    app.include_router(health.health_router(spec.name, spec.agents))
 
     @app.get("/events/schemas", tags=["operations"])
     async def event_schemas(_: Annotated[None, public()]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from shared.deadletters import DeadLetter, describe
 from shared.envelope import Envelope
 from shared.kafka import from_message
 from shared.projection import Projection
+from shared.reactions import Contexts, Periodic, Reaction, run_periodic, until_handled
 from shared.service import ServiceSpec
 from shared.settings import Settings
 from shared.store import EventStore
@@ -29,13 +30,20 @@ FIRST_RETRY_DELAY, LAST_RETRY_DELAY = 0.1, 5.0  # seconds; doubling in between
 
 def create_worker_app(spec: ServiceSpec, settings: Settings) -> faust.App:
     """The service's worker: an agent per (topic, read model) its spec declares; its own
-    topic's agents fill version gaps from its own store, its replicas' cannot."""
+    topic's agents fill version gaps from its own store, its replicas' cannot. Then an agent
+    per (topic, reaction) and a timer per periodic task (shared/reactions.py)."""
     app = create_faust_app(spec.name, settings)
     database = ReadModelDatabase(settings.require_database())
     for source, p in spec.feeds():
         add_projection_agent(app, settings.topic(source), p, database,
                              settings.read_batch_seconds,
                              own_store=spec.name if source == spec.name else None)
+    contexts = Contexts(database.pool, spec.name, spec.registry, settings, spec.handler)
+    for source, r in spec.reaction_feeds():
+        add_reaction_agent(app, settings.topic(source), r, spec.name, contexts,
+                           settings.read_batch_seconds)
+    for task in spec.periodic:
+        add_periodic_timer(app, task, float(getattr(settings, task.interval)), contexts)
     return app
 
 
@@ -97,13 +105,21 @@ class ReadModelDatabase:
         self._lock = asyncio.Lock()
         self._ready: set[str] = set()
 
+    async def pool(self) -> asyncpg.Pool:
+        async with self._lock:
+            return await self._open()
+
     async def pool_for(self, p: Projection) -> asyncpg.Pool:
         async with self._lock:
-            if self._pool is None or self._pool.is_closing():
-                self._pool = await create_pool(self.url, name=WORKER_CONNECTION_NAME)
+            pool = await self._open()
             if p.name not in self._ready:
-                await projection.setup(self._pool, p)
+                await projection.setup(pool, p)
                 self._ready.add(p.name)
+        return pool
+
+    async def _open(self) -> asyncpg.Pool:
+        if self._pool is None or self._pool.is_closing():
+            self._pool = await create_pool(self.url, name=WORKER_CONNECTION_NAME)
         return self._pool
 
     def store(self, pool: asyncpg.Pool, schema: str | None) -> EventStore | None:
@@ -141,6 +157,41 @@ def add_projection_agent(
 
     app.agent(topic, name=f"{p.schema}.{p.name}")(run)
     app.timer(1.0, name=f"{p.schema}.{p.name}.progress")(report_progress)
+
+
+def add_reaction_agent(app: faust.App, topic_name: str, r: Reaction, schema: str,
+                       contexts: Contexts, batch_seconds: float) -> None:
+    """An agent that turns `topic_name`'s events of the types `r` takes into commands, in
+    batches, never moving on from a batch before it is handled (shared/reactions.py)."""
+    topic = app.topic(
+        topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+    progress = ConsumerProgress(schema, r.name, topic_name)
+
+    async def run(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(1000, within=batch_seconds):
+            envelopes, malformed = read(events)
+            try:
+                await until_handled(contexts, schema, r, envelopes, malformed)
+                progress.applied(events)
+            except asyncio.CancelledError:
+                for event in events:  # as in add_projection_agent: keep it uncommitted
+                    event.message.acked = True
+                raise
+
+    async def report_progress() -> None:
+        await progress.report(contexts.open_pool, app.consumer)
+
+    app.agent(topic, name=f"{schema}.{r.name}")(run)
+    app.timer(1.0, name=f"{schema}.{r.name}.progress")(report_progress)
+
+
+def add_periodic_timer(app: faust.App, task: Periodic, seconds: float,
+                       contexts: Contexts) -> None:
+    async def tick() -> None:
+        await run_periodic(contexts, task)
+
+    app.timer(seconds, name=f"periodic.{task.name}")(tick)
 
 
 def read(events: list[faust.types.EventT]) -> tuple[list[Envelope], list[DeadLetter]]:

@@ -109,8 +109,10 @@ class Platform:
 
 @asynccontextmanager
 async def running(names: list[str], database_url: str, kafka_bootstrap: str,
-                  data_dir: Path, env: dict[str, str] | None = None) -> AsyncIterator[Platform]:
-    """`env`: settings of this platform's own (e.g. `{"JIEDAO_RATE_LIMIT": "3/minute"}`)."""
+                  data_dir: Path, env: dict[str, str] | None = None,
+                  workers: list[str] | None = None) -> AsyncIterator[Platform]:
+    """`env`: settings of this platform's own (e.g. `{"JIEDAO_RATE_LIMIT": "3/minute"}`);
+    `workers`: the services whose Faust worker runs (default: all of `names`)."""
     suffix = uuid.uuid4().hex[:8]
     env = {
         "DATABASE_URL": await ensure_database(database_url, f"e2e_{suffix}"),
@@ -130,10 +132,11 @@ async def running(names: list[str], database_url: str, kafka_bootstrap: str,
             platform.apps[name] = app
             relay = asyncio.create_task(relay_forever(spec, platform.settings))
             stack.push_async_callback(_cancel, relay)
-            worker = subprocess.Popen([sys.executable, "-m", "deploy.cli", "worker", name],
-                                      cwd=ROOT, env={**os.environ, **env})
-            platform.workers.append(worker)
-            stack.callback(_stop, worker)
+            if workers is None or name in workers:
+                worker = subprocess.Popen([sys.executable, "-m", "deploy.cli", "worker", name],
+                                          cwd=ROOT, env={**os.environ, **env})
+                platform.workers.append(worker)
+                stack.callback(_stop, worker)
             client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                        base_url=f"http://{name}")
             platform.clients[name] = await stack.enter_async_context(client)

@@ -17,7 +17,7 @@ COMPOSE = yaml.safe_load(COMPOSE_FILE.read_text())
 SPECS = services()
 # A service that keeps no read model has no worker.
 BLOCKS = [(name, kind) for name, spec in SPECS.items()
-          for kind in (["api", "relay", "worker"] if spec.read_models else ["api", "relay"])]
+          for kind in (["api", "relay", "worker"] if spec.has_worker else ["api", "relay"])]
 
 
 @pytest.mark.parametrize(("service", "kind"), BLOCKS)
@@ -48,9 +48,9 @@ def test_apis_are_published_on_the_ports_jiedao_up_uses(service):
     assert COMPOSE["services"][f"{service}-api"]["ports"] == [f"{api_port(service)}:8000"]
 
 
-@pytest.mark.parametrize("service", [name for name, spec in SPECS.items() if spec.read_models])
+@pytest.mark.parametrize("service", [name for name, spec in SPECS.items() if spec.has_worker])
 def test_workers_start_after_the_relays_of_the_topics_they_read(service):
-    read = [service, *SPECS[service].consumes]
+    read = [source for source in [service, *SPECS[service].topics_read()] if source in SPECS]
     depends_on = COMPOSE["services"][f"{service}-worker"]["depends_on"]
     for source in read:
         assert depends_on.get(f"{source}-relay") == {"condition": "service_healthy"}, (

@@ -10,6 +10,7 @@ import pytest
 from services.grid.events import StreetRegistered, registry
 from services.grid.projections import TerritoryProjection
 from shared import projection
+from shared.envelope import GENESIS_HASH, seal
 from shared.errors import DomainError
 from shared.freshness import LISTENING_RECHECK_SECONDS, Freshness, ReadModelBehind
 
@@ -100,3 +101,32 @@ async def test_a_token_waits_for_its_version_and_bad_tokens_are_refused(pg_pool,
         with pytest.raises(DomainError) as refused:
             await freshness.after(view.name, [token])
         assert refused.value.field == "after" and refused.value.status == 422
+
+
+class Replica(TerritoryProjection):
+    """A read model of another service's events (here: the same tables, another name)."""
+
+    name = "replica"
+
+
+async def test_another_services_token_waits_for_the_replica_and_without_one_is_refused(
+        pg_pool, store, schema, view):
+    replica = Replica(schema)
+    freshness = Freshness(store, [view, replica], wait_seconds=3.0)
+    await freshness.start()
+    try:
+        with pytest.raises(DomainError):  # not this store's, and no replica named
+            await freshness.after(view.name, ["case-x@1"])
+        waiter = asyncio.create_task(freshness.after(view.name, ["case-x@1"],
+                                                     replica=replica.name))
+        await asyncio.sleep(0.3)
+        assert not waiter.done()  # the replica has not seen case-x v1 yet
+        event = registry.to_new_event(StreetRegistered(street_id="sx", name_zh="街道",
+                                                       name_en="Street", kind="urban",
+                                                       sourced=False))
+        await projection.project(pg_pool, replica, [
+            seal(event, source="grid", stream_id="case-x", stream_version=1,
+                 prev_hash=GENESIS_HASH)])
+        await asyncio.wait_for(waiter, 2)
+    finally:
+        await freshness.close()

@@ -34,7 +34,7 @@ def test_jiedao_up_runs_each_registered_service_s_api_relay_and_worker_on_its_po
         assert urls[service] == f"http://127.0.0.1:{9000 + i}"
         assert names[f"{service}-api"][-4:] == ["api", service, "--port", str(9000 + i)]
         assert names[f"{service}-relay"][-2:] == ["relay", service]
-        if SPECS[service].read_models:
+        if SPECS[service].has_worker:
             assert names[f"{service}-worker"][-2:] == ["worker", service]
         else:
             assert f"{service}-worker" not in names
@@ -51,5 +51,14 @@ def test_the_worker_has_an_agent_per_topic_and_read_model_declared(service, tmp_
     expected = {f"{p.schema}.{p.name}": {f"t.{service}"} for p in spec.projections}
     for source, replicas in spec.consumes.items():
         expected |= {f"{p.schema}.{p.name}": {f"t.{source}"} for p in replicas}
+    for source, reaction in spec.reaction_feeds():
+        expected[f"{service}.{reaction.name}"] = {f"t.{source}"}
     assert agents == expected
-    assert len(agents) == len(spec.read_models)
+    assert len(agents) == len(spec.agents)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_periodic_task_names_a_setting_that_holds_its_period(service):
+    settings = Settings()
+    for task in SPECS[service].periodic:
+        assert getattr(settings, task.interval) > 0

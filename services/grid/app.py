@@ -1,5 +1,6 @@
 """The grid service, declared: territory and case commands and reads, its territory read
-model; the back desk (`CaseDesk`) on app.state for the case endpoints and the reactions."""
+model; the back desk (`CaseDesk`) on app.state for the case endpoints, and in the worker for
+its reactions to intake's reports and enforcement's answers and the overdue check."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from typing import Any
 
 import asyncpg
 
-from services.grid import api, case_api, case_events, read_api  # noqa: F401  (case events)
+from services.grid import (  # noqa: F401  (case_events registers the case events)
+    api,
+    case_api,
+    case_events,
+    reactions,
+    read_api,
+)
 from services.grid.case_desk import make_case_desk
 from services.grid.events import registry
 from services.grid.projections import VIEW_SCHEMA, TerritoryProjection
@@ -28,6 +35,9 @@ SPEC = ServiceSpec(
     registry=registry,
     routers=[api.router, read_api.router, case_api.router],
     projections=[TerritoryProjection()],
+    reactions={"intake": [reactions.OPEN_CASES], "enforcement": [reactions.CONCLUDE_REFERRALS]},
+    periodic=[reactions.OVERDUE_CHECK],
+    handler=make_case_desk,
     domain=["services.grid.domain", "services.grid.events", "services.grid.commands",
             "services.grid.seed", "services.grid.case_events", "services.grid.cases",
             "services.grid.case_commands", "services.grid.deadlines"],

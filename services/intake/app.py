@@ -1,5 +1,6 @@
 """The intake service, declared: catalogue admission, front desk, Open311; its front desk
-read models, and its copy of the territory learnt from the grid service's events."""
+read models, and its copies of the territory and of the reported problems' cases learnt from
+the grid service's events."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncpg
 
 from services.intake import api, open311, open311_format, read_api
 from services.intake.api_keys import ApiKeyReplica, ApiKeys
+from services.intake.case_replica import CaseReplica
 from services.intake.events import registry
 from services.intake.handlers import Intake
 from services.intake.projections import FrontDeskProjection
@@ -35,7 +37,7 @@ SPEC = ServiceSpec(
     registry=registry,
     routers=[api.router, read_api.router, open311.router],
     projections=[FrontDeskProjection()],
-    consumes={"grid": [TerritoryReplica()], "accounts": [ApiKeyReplica()]},
+    consumes={"grid": [TerritoryReplica(), CaseReplica()], "accounts": [ApiKeyReplica()]},
     domain=["services.intake.catalogue", "services.intake.front_desk", "services.intake.events",
             "services.intake.commands", "services.intake.problem_types",
             "services.intake.catalogue_seed"],

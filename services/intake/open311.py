@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import ValidationError
 
-from services.intake import handlers
+from services.intake import case_replica, handlers
 from services.intake.api import IntakeDep
+from services.intake.case_replica import CaseReplica, reported
 from services.intake.catalogue import Matter
 from services.intake.commands import FileApplication, Location
 from services.intake.front_desk import Application
@@ -41,7 +42,6 @@ from services.intake.open311_format import (
     matter_service,
     parse_w3,
     problem_notice,
-    problem_request,
     problem_service,
     render,
     validation_descriptions,
@@ -50,7 +50,7 @@ from services.intake.problem_types import BY_CODE, PROBLEM_TYPES, ProblemType
 from services.intake.read_api import FRONT_DESK, Consistent, FrontDeskView, ViewDep
 from shared.auth import public
 from shared.envelope import Actor
-from shared.freshness import Freshness, FreshnessDep
+from shared.freshness import Freshness, FreshnessDep, after_tokens
 from shared.http import ErrorBody, IdempotencyKey
 from shared.idempotency import Idempotency
 
@@ -62,6 +62,9 @@ WINDOW = timedelta(days=90)  # the spec's default and largest range of GET reque
 LIMIT = 1000  # the spec's default number of requests returned
 Listed = Annotated[list[str] | None, Query(description="comma-separated, or repeated")]
 Jurisdiction = Annotated[str | None, Query(description="ignored: one jurisdiction is served")]
+# `?after=`: this service's tokens, or the grid's (`case-<id>@<version>`: a step of the case
+# of a reported problem), waited for in intake's copy of the cases.
+CasesConsistent = Annotated[None, Depends(after_tokens(FRONT_DESK, replica=CaseReplica.name))]
 # Open311 is public: every GET answers anyone and carries no personal data; a POST is let in
 # by its api_key (checked in the endpoint).
 Anyone = Annotated[None, public()]
@@ -286,7 +289,7 @@ class RequestQuery:
 
 @router.get("/requests.{format}")
 async def get_requests(
-    format: str, view: ViewDep, freshness: FreshnessDep, _: Consistent, __: Anyone,
+    format: str, view: ViewDep, freshness: FreshnessDep, _: CasesConsistent, __: Anyone,
     service_request_id: Listed = None, service_code: Listed = None,
     start_date: str | None = None, end_date: str | None = None, status: Listed = None,
     jurisdiction_id: Jurisdiction = None,
@@ -306,7 +309,7 @@ async def get_requests(
 
 @router.get("/requests/{service_request_id}.{format}")
 async def get_request(service_request_id: str, format: str, view: ViewDep,
-                      freshness: FreshnessDep, _: Anyone,
+                      freshness: FreshnessDep, _: Anyone, __: CasesConsistent,
                       jurisdiction_id: Jurisdiction = None) -> Response:
     """A request as it stands, every step already taken included (right after its POST too:
     this waits briefly for the read model); an id never filed is a 404 at once."""
@@ -371,8 +374,7 @@ def window(start: datetime | None, end: datetime | None) -> tuple[datetime, date
 
 async def find_requests(view: FrontDeskView, query: RequestQuery) -> list[dict[str, Any]]:
     found = [(r["filed_at"], application_request(r)) for r in await applications(view, query)]
-    if query.statuses is None or "open" in query.statuses:  # a problem report stays open
-        found += [(r["reported_at"], problem_request(r)) for r in await problems(view, query)]
+    found += [(r["reported_at"], reported(r)) for r in await problems(view, query)]
     found.sort(key=lambda pair: pair[0], reverse=True)
     return [request for _, request in found[:query.limit]]
 
@@ -399,12 +401,14 @@ async def applications(view: FrontDeskView, query: RequestQuery) -> list[Any]:
 
 async def problems(view: FrontDeskView, query: RequestQuery) -> list[Any]:
     return await view.pool.fetch(
-        "SELECT p.*, c.name_zh AS community_zh, c.name_en AS community_en "
-        f"FROM {view.s}.problems p LEFT JOIN {view.s}.communities c USING (community_id) "
+        "SELECT p.*, c.name_zh AS community_zh, c.name_en AS community_en, "
+        f"{case_replica.SELECTED} FROM {view.s}.problems p "
+        f"LEFT JOIN {view.s}.communities c USING (community_id) {case_replica.joined(view.s)} "
         "WHERE ($1::text[] IS NULL OR p.problem_id = ANY($1)) "
         "AND ($2::text[] IS NULL OR p.problem_type = ANY($2)) "
         "AND ($3::timestamptz IS NULL OR p.reported_at >= $3) "
-        "AND ($4::timestamptz IS NULL OR p.reported_at <= $4) ORDER BY p.reported_at DESC "
-        "LIMIT $5",
-        query.ids, query.codes, query.start, query.end, query.limit,
+        "AND ($4::timestamptz IS NULL OR p.reported_at <= $4) "
+        f"AND ($6::text[] IS NULL OR {case_replica.OPEN311_STATUS} = ANY($6)) "
+        "ORDER BY p.reported_at DESC LIMIT $5",
+        query.ids, query.codes, query.start, query.end, query.limit, query.statuses,
     )
