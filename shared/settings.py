@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     duplicate_meters: float = Field(50.0, gt=0, le=10_000, alias="JIEDAO_DUPLICATE_METERS",
                                     description="how near an open case of the same category "
                                                 "must be to be suggested as a duplicate")
-    # The grid's worker marks cases past their deadline overdue this often (seconds).
+    # Workers mark what is past its deadline (cases, orders to rectify) overdue this often (s).
     overdue_check_seconds: float = Field(60.0, gt=0, alias="JIEDAO_OVERDUE_CHECK_SECONDS")
     holidays: str = Field("", alias="JIEDAO_HOLIDAYS",
                           description="comma-separated ISO dates that are not working days")

@@ -1,0 +1,226 @@
+"""Report → case dispatched (issue 10's benchmark).
+
+Starts the platform as `jiedao up` does (embedded PostgreSQL and broker, every service as its
+own processes), loads the demo territory (every grid has a manager), then offers residents'
+problem reports to intake's Open311 API at fixed rates (open loop). Each report travels
+intake's store → relay → Kafka → the grid worker's reaction (opens the case in the grid's store,
+dispatched to the grid's manager) → grid relay → Kafka → the grid worker's read model. The
+latency of a report counts from the moment it was due to be sent until its case shows as
+dispatched in `grid_view.cases` (watched every `POLL_SECONDS`). Per rate: offered and achieved
+reports/s, the POST's own latency, and report → dispatched-and-visible p50/p99/max.
+Results: bench/results/backdesk.json.
+
+    .venv/bin/python -m bench.backdesk                # 250, 500, 1000 /s, 20 s each
+    .venv/bin/python -m bench.backdesk --quick        # a short smoke run
+    .venv/bin/python -m bench.backdesk --rates 500 --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import asyncpg
+import httpx
+import orjson
+import uvloop
+from shapely.geometry import shape
+
+from bench.filing import (
+    RESULTS,
+    KeepAliveClient,
+    Tokens,
+    _seed,
+    cpu_seconds,
+    cpu_used,
+)
+from deploy.supervisor import Supervisor
+from deploy.up import infrastructure, process_specs, token_issuer
+from shared.settings import Settings
+
+FLOOR_RATE, FLOOR_P99_MS = 500.0, 1000
+POLL_SECONDS = 0.02
+SETTLE_SECONDS = 60.0  # how long after the last report its case may take to show
+API_KEY = "jiedao-demo-key"  # accepted in development only (Settings.demo_api_key)
+TYPES = ("problem.streetscape", "problem.street_order", "problem.public_utilities",
+         "problem.advertising", "problem.landscaping")
+
+
+async def report_forms(grid_url: str, reader: dict[str, str], count: int) -> list[bytes]:
+    """Form-encoded Open311 problem reports at points inside the demo's grids."""
+    async with httpx.AsyncClient(base_url=grid_url, timeout=30, headers=reader) as grid:
+        points = []
+        for street in (await grid.get("/territory/streets")).json()["items"][:6]:
+            for c in (await grid.get(f"/territory/streets/{street['street_id']}")).json()[
+                    "communities"][:3]:
+                info = (await grid.get(f"/territory/communities/{c['community_id']}")).json()
+                for g in info["grids"][:2]:
+                    detail = (await grid.get(f"/territory/grids/{g['grid_id']}")).json()
+                    point = shape(detail["boundary"]).representative_point()
+                    points.append((point.x, point.y))
+    rng = random.Random(10)
+    forms = []
+    for i in range(count):
+        lon, lat = rng.choice(points)
+        # Spread within a few metres' jitter so duplicate suggestions have work to do.
+        forms.append(urlencode({
+            "api_key": API_KEY, "service_code": rng.choice(TYPES),
+            "long": f"{lon + rng.uniform(-2e-5, 2e-5):.6f}",
+            "lat": f"{lat + rng.uniform(-2e-5, 2e-5):.6f}",
+            "description": f"bench report {i}", "address_string": f"测试路{i % 500}号",
+        }).encode())
+    return forms
+
+
+class Arrivals:
+    """When each case first shows as dispatched in the grid's read model."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.due: dict[str, float] = {}  # case id (= the report's id) -> when its report was due
+        self.seen: dict[str, float] = {}
+        self._stop = asyncio.Event()
+
+    def expect(self, case_id: str, due: float) -> None:
+        self.due[case_id] = due
+
+    async def watch(self) -> None:
+        con = await asyncpg.connect(self.database_url)
+        try:
+            while not self._stop.is_set():
+                pending = [c for c in self.due if c not in self.seen]
+                if pending:
+                    rows = await con.fetch(
+                        "SELECT case_id FROM grid_view.cases WHERE case_id = ANY($1::text[]) "
+                        "AND dispatched_at IS NOT NULL", pending)
+                    now = time.perf_counter()
+                    for row in rows:
+                        self.seen[row["case_id"]] = now
+                await asyncio.sleep(POLL_SECONDS)
+        finally:
+            await con.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def settled(self, timeout: float) -> None:
+        deadline = time.perf_counter() + timeout
+        while len(self.seen) < len(self.due) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.1)
+
+
+async def offer_reports(url: str, forms: list[bytes], rate: float, seconds: float,
+                        database_url: str) -> dict:
+    total = int(rate * seconds)
+    posted: list[float] = []
+    errors: dict[str, int] = {}
+    client = KeepAliveClient(url, "application/x-www-form-urlencoded; charset=utf-8")
+    arrivals = Arrivals(database_url)
+    watcher = asyncio.create_task(arrivals.watch())
+
+    async def one(i: int, due: float) -> None:
+        try:
+            status, body = await client.exchange(forms[i % len(forms)])
+            if status in (200, 201):
+                arrivals.expect(orjson.loads(body)[0]["service_request_id"], due)
+            else:
+                errors[str(status)] = errors.get(str(status), 0) + 1
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+        posted.append(time.perf_counter() - due)
+
+    start = time.perf_counter() + 0.2
+    in_flight: set[asyncio.Task[None]] = set()
+    for i in range(total):
+        due = start + i / rate
+        if (delay := due - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(i, due))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    await asyncio.gather(*in_flight)
+    elapsed = time.perf_counter() - start
+    await arrivals.settled(SETTLE_SECONDS)
+    arrivals.stop()
+    await watcher
+    client.close()
+    visible = sorted(arrivals.seen[c] - due for c, due in arrivals.due.items()
+                     if c in arrivals.seen)
+    posted.sort()
+    return {
+        "offered_per_s": rate, "seconds": seconds, "reports": total,
+        "achieved_per_s": round(total / elapsed, 1),
+        "post_p50_ms": _ms(posted, 0.5), "post_p99_ms": _ms(posted, 0.99),
+        "dispatched_visible": len(visible), "never_visible": len(arrivals.due) - len(visible),
+        "p50_ms": _ms(visible, 0.5), "p99_ms": _ms(visible, 0.99),
+        "max_ms": _ms(visible, 1.0), "errors": errors,
+    }
+
+
+def _ms(sorted_seconds: list[float], quantile: float) -> float | None:
+    if not sorted_seconds:
+        return None
+    index = min(len(sorted_seconds) - 1, int(len(sorted_seconds) * quantile))
+    return round(sorted_seconds[index] * 1000, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rates", default="250,500,1000")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    rates = [50.0] if args.quick else [float(r) for r in args.rates.split(",")]
+    seconds = 3.0 if args.quick else args.seconds
+    data_dir = Path(tempfile.mkdtemp(prefix="jiedao-backdesk-"))
+    with ExitStack() as stack:
+        settings = Settings(JIEDAO_DATA_DIR=str(data_dir),
+                            DATABASE_URL=os.environ.get("DATABASE_URL"),
+                            KAFKA_BOOTSTRAP_SERVERS=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+        env = infrastructure(settings, data_dir, stack)
+        env |= token_issuer(settings, data_dir, first_port=18100)
+        env["JIEDAO_OPEN311_RATE_LIMIT"] = "1000000/minute"  # one bench key sends it all
+        tokens = Tokens(env, settings)
+        specs, urls = process_specs(env, first_port=18100)
+        supervisor = stack.enter_context(Supervisor(specs, log_dir=data_dir / "logs"))
+        asyncio.run(_seed(urls, tokens))
+        forms = asyncio.run(report_forms(urls["grid"], tokens.headers("auditor"), 5000))
+        url = f"{urls['intake']}/open311/v2/requests.json"
+        uvloop.run(offer_reports(url, forms, 5.0, 2.0, env["DATABASE_URL"]))  # warm-up
+        runs = []
+        for rate in rates:
+            before = cpu_seconds(supervisor.pids)
+            result = uvloop.run(offer_reports(url, forms, rate, seconds, env["DATABASE_URL"]))
+            result["cpu_seconds"] = cpu_used(before, cpu_seconds(supervisor.pids))
+            print(json.dumps(result), flush=True)
+            runs.append(result)
+    at_floor = [r for r in runs if r["offered_per_s"] == FLOOR_RATE]
+    report = {
+        "benchmark": "report (Open311 POST) -> case dispatched and visible in the grid's "
+                     "read model", "machine": {"cores": os.cpu_count(),
+                                               "python": platform.python_version()},
+        "at": datetime.now(UTC).isoformat(), "runs": runs,
+        "floor": f"p99 <= {FLOOR_P99_MS} ms at {FLOOR_RATE:g} reports/s",
+        "floor_met": bool(at_floor) and all(
+            r["p99_ms"] is not None and r["p99_ms"] <= FLOOR_P99_MS and not r["errors"]
+            and not r["never_visible"] and r["achieved_per_s"] >= 0.99 * FLOOR_RATE
+            for r in at_floor)}
+    print(f"floor ({report['floor']}): {'MET' if report['floor_met'] else 'NOT MET'}")
+    RESULTS.mkdir(exist_ok=True)
+    name = "backdesk-quick.json" if args.quick else "backdesk.json"
+    (RESULTS / name).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"written to bench/results/{name}")
+
+
+if __name__ == "__main__":
+    main()
