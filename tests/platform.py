@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.demo import admit
 from deploy.embedded import ensure_database
@@ -92,6 +94,24 @@ class Platform:
     def assert_workers_alive(self) -> None:
         for worker in self.workers:
             assert worker.poll() is None, f"a Faust worker died: {worker.args}"
+
+    async def handled_past(self, service: str, sent: Any, timeout: float = 60.0) -> None:
+        """Until `service`'s worker has committed past `sent` (a produced record's metadata):
+        its agents have handled that message and every earlier one of its partition."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.require_kafka())
+        await admin.start()
+        partition = TopicPartition(sent.topic, sent.partition)
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    self.assert_workers_alive()
+                    offsets = await admin.list_consumer_group_offsets(
+                        f"{self.settings.namespace}-{service}", partitions=[partition])
+                    if partition in offsets and offsets[partition].offset > sent.offset:
+                        return
+                    await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
 
     async def eventually(self, service: str, path: str, check: Callable[[Any], bool],
                          timeout: float = 45.0, **params: Any) -> Any:
