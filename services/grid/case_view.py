@@ -143,8 +143,8 @@ class CaseView:
         rows = await self.pool.fetch(
             "SELECT case_id, category, urgency, status, description, address, handler_id, "
             "registered_at, deadline, overdue, escalated, "
-            "extract(epoch FROM $2 - registered_at) / 3600 AS age_hours, "
-            "extract(epoch FROM deadline - $2) / 3600 AS hours_left "
+            "(extract(epoch FROM $2 - registered_at) / 3600)::float8 AS age_hours, "
+            "(extract(epoch FROM deadline - $2) / 3600)::float8 AS hours_left "
             f"FROM {self.s}.cases WHERE grid_id = $1 AND {OPEN} "
             "ORDER BY deadline NULLS LAST, registered_at, case_id", grid_id, now)
         handlers: dict[str | None, list[dict[str, Any]]] = {}
