@@ -260,7 +260,12 @@ async def test_indicators_answer_what_the_read_model_computes(desk):
 @pytest.mark.parametrize("path,params,field", [
     ("/cases/export", {"month": "2026-13"}, "month"),
     ("/cases/export", {"month": "March"}, "month"),
+    ("/cases/export", {"month": "0000-01"}, "month"),
     ("/cases/export", {"format": "xml"}, "format"),
+    ("/indicators", {"level": "grid", "id": "s1.c1.g1", "from": "0001-01-01",
+                     "to": "2026-03-31"}, "from"),
+    ("/indicators", {"level": "grid", "id": "s1.c1.g1", "from": "2026-03-01",
+                     "to": "9999-12-31"}, "to"),
     ("/indicators", {"level": "district", "id": "s1", "from": "2026-03-01",
                      "to": "2026-03-31"}, "level"),
     ("/indicators", {"level": "street", "id": "s1", "from": "2026-04-01",

@@ -50,7 +50,8 @@ Consistent = Annotated[None, Depends(after_tokens(CASES))]
 StreetId = Annotated[str | None, Query(max_length=64)]
 CommunityId = Annotated[str | None, Query(max_length=64)]
 GridId = Annotated[str | None, Query(max_length=64)]
-MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+MONTH = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"  # a month of 1900-2099
+EARLIEST, LATEST = date(1900, 1, 1), date(2099, 12, 31)  # the days a period may span
 GEOJSON = "application/geo+json"
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
@@ -101,7 +102,7 @@ async def export(
     format: Literal["csv", "jsonl"] = "csv", street_id: StreetId = None,
     community_id: CommunityId = None, grid_id: GridId = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
-    month: Annotated[str | None, Query(pattern=MONTH, description="YYYY-MM")] = None,
+    month: Annotated[str | None, Query(pattern=MONTH, description="YYYY-MM (1900-2099)")] = None,
 ) -> StreamingResponse:
     """Cases by area, category and month of registration, streamed as CSV or JSON Lines."""
     first = date.fromisoformat(f"{month}-01") if month else None
@@ -157,7 +158,7 @@ async def case_map(view: ViewDep, _: Consistent, caller: Keepers, street_id: Str
     return geojson(await view.case_features(area, Within.of(caller)))
 
 
-@router.get("/indicators")
+@router.get("/indicators", responses={404: {"description": "No such grid, community or street"}})
 async def get_indicators(
     view: ViewDep, _: Consistent, caller: Keepers, level: Level,
     unit_id: Annotated[str, Query(alias="id", max_length=64)],
@@ -166,6 +167,9 @@ async def get_indicators(
 ) -> dict[str, Any]:
     """The standard indicators of a grid, community or street for cases registered in the
     period (formulas: services/grid/indicators.py, README)."""
+    for name, day in (("from", first), ("to", last)):
+        if not EARLIEST <= day <= LATEST:
+            raise DomainError(f"a day from {EARLIEST} to {LATEST}, not {day}", field=name)
     if first > last:
         raise DomainError(f"the period starts ({first}) after it ends ({last})", field="from")
     caller.authorize(await unit_place(view, level, unit_id))
