@@ -29,6 +29,7 @@ from shared.auth import declared_rules, publish_rules
 from shared.envelope import Actor
 from shared.service import create_service_app
 from tests.case_board import reported
+from tests.case_stories import Story, append, named
 from tests.platform import (
     bearer,
     forged,
@@ -201,6 +202,17 @@ class Ctx:
                             body)
         return violation
 
+    async def overdue_case(self) -> str:
+        """An overdue case in s1.c1.g1 reported by res-1, appended as the back desk would,
+        once the grid's read model shows it (one per Case: reads change nothing)."""
+        if not hasattr(self, "case_id"):
+            self.case_id = self.fresh("cm")
+            events = named(Story(self.case_id, 0, 0, 0, reporter="res-1"), "dispatch",
+                           "accept", "overdue")
+            await append(self.platform.apps["grid"].state.store, events)
+            await self.platform.eventually("grid", f"/cases/{self.case_id}", lambda c: True)
+        return self.case_id
+
     async def member(self) -> str:
         member = self.fresh("m")
         await self.call("grid", "civil_affairs", "POST", "/grids/s1.c1.g1/members",
@@ -278,6 +290,13 @@ def after_violation(path: str) -> Request:
     async def request(ctx: Ctx) -> tuple[str, dict[str, Any] | None]:
         await ctx.violation()
         return path, None
+    return request
+
+
+def after_case(path: str = "/cases/{}") -> Request:
+    """`path` once a case is in the read model (`{}`: its id)."""
+    async def request(ctx: Ctx) -> tuple[str, dict[str, Any] | None]:
+        return path.format(await ctx.overdue_case()), None
     return request
 
 
@@ -404,6 +423,29 @@ def violations_of_s1(grant: str, page: dict[str, Any]) -> bool:
 def violation_clear_for_its_officers(grant: str, violation: dict[str, Any]) -> bool:
     return (violation["offender_id_number"] == ID_NUMBER) == (grant == OFFICER)
 
+CASE_KEEPERS = {"grid_member:s1.c1.g1": 200, "grid_manager:s1.c1.g1": 200, CLERK: 200,
+                STAFF: 200, "street_office_staff:s1": 200, "district_government": 200,
+                "auditor": 200}
+CASE_KEEPERS_ELSEWHERE = ["grid_member:s1.c2.g1", "grid_manager:s1.c2.g1",
+                          "front_desk_clerk:s1.c2", "street_service_staff:s2",
+                          "street_office_staff:s2"]
+CASE_LIST_READERS = CASE_KEEPERS | dict.fromkeys(CASE_KEEPERS_ELSEWHERE, 200)
+KIND_COLUMN = {"grid": "grid_id", "community": "community_id", "street": "street_id"}
+
+
+def within_grant(grant: str, item: dict[str, Any]) -> bool:
+    role, _, scope = grant.partition("@")[0].partition(":")
+    column = KIND_COLUMN.get(Role(role).scope_kind or "")
+    return column is None or item[column] == scope
+
+
+def cases_in_scope(grant: str, page: dict[str, Any]) -> bool:
+    return all(within_grant(grant, item) for item in page["items"])
+
+
+def features_in_scope(grant: str, collection: dict[str, Any]) -> bool:
+    return all(within_grant(grant, f["properties"]) for f in collection["features"])
+
 
 def street(street_id: str) -> dict[str, Any]:
     return {"street_id": street_id, "name_zh": "街道", "name_en": "Street", "kind": "urban",
@@ -488,6 +530,27 @@ SCOPED: list[Case] = [
          shows_only_its_scope=members_only_for_keepers),
     Case("grid", "GET", "/territory/locate", at("/territory/locate?lon=104.105&lat=30.605"),
          EVERY_ROLE),
+    # grid: the back desk's reads
+    Case("grid", "GET", "/cases/{case_id}", after_case(),
+         CASE_KEEPERS | {RESIDENT: 200},
+         [*CASE_KEEPERS_ELSEWHERE, "resident@res-2"]),
+    Case("grid", "GET", "/grids/{grid_id}/board", after_case("/grids/s1.c1.g1/board"),
+         CASE_KEEPERS, CASE_KEEPERS_ELSEWHERE),
+    Case("grid", "GET", "/streets/{street_id}/overview", after_case("/streets/s1/overview"),
+         {STAFF: 200, "street_office_staff:s1": 200, "district_government": 200,
+          "auditor": 200}, ["street_service_staff:s2", "street_office_staff:s2"]),
+    Case("grid", "GET", "/indicators",
+         after_case("/indicators?level=grid&id=s1.c1.g1&from=2026-01-01&to=2026-12-31"),
+         CASE_KEEPERS, CASE_KEEPERS_ELSEWHERE),
+    *[Case("grid", "GET", path, after_case(path), CASE_LIST_READERS,
+           shows_only_its_scope=cases_in_scope)
+      for path in ("/cases/overdue", "/cases/escalated")],
+    Case("grid", "GET", "/cases/workload", after_case("/cases/workload"), CASE_LIST_READERS),
+    Case("grid", "GET", "/cases/export", after_case("/cases/export?format=csv"),
+         CASE_LIST_READERS),
+    Case("grid", "GET", "/map/cases.geojson", after_case("/map/cases.geojson"),
+         CASE_LIST_READERS, shows_only_its_scope=features_in_scope),
+    Case("grid", "GET", "/map/grids.geojson", at("/map/grids.geojson"), EVERY_ROLE),
     # intake: the admission procedure
     Case("intake", "POST", "/catalogue/proposals",
          fresh_body("/catalogue/proposals", lambda c: proposal(c.fresh("cm.new"))),

@@ -12,10 +12,13 @@ from services.grid import (  # noqa: F401  (case_events registers the case event
     api,
     case_api,
     case_events,
+    case_read_api,
     reactions,
     read_api,
 )
 from services.grid.case_desk import make_case_desk
+from services.grid.case_projection import CaseProjection
+from services.grid.case_view import CaseView
 from services.grid.events import registry
 from services.grid.projections import VIEW_SCHEMA, TerritoryProjection
 from shared.service import ServiceSpec
@@ -24,6 +27,7 @@ from shared.settings import Settings
 
 def _attach(state: Any, pool: asyncpg.Pool, settings: Settings) -> None:
     state.territory_view = read_api.TerritoryView(pool, VIEW_SCHEMA)
+    state.case_view = CaseView(pool, VIEW_SCHEMA)
     # its `clock` is datetime.now(UTC); tests set `state.case_desk.clock` to a clock of theirs
     state.case_desk = make_case_desk(state.repository, pool, settings,
                                      territory=state.territory_view)
@@ -33,8 +37,8 @@ SPEC = ServiceSpec(
     name="grid",
     title="jiedao grid service (网格)",
     registry=registry,
-    routers=[api.router, read_api.router, case_api.router],
-    projections=[TerritoryProjection()],
+    routers=[api.router, read_api.router, case_api.router, case_read_api.router],
+    projections=[TerritoryProjection(), CaseProjection()],
     reactions={"intake": [reactions.OPEN_CASES], "enforcement": [reactions.CONCLUDE_REFERRALS]},
     periodic=[reactions.OVERDUE_CHECK],
     handler=make_case_desk,
