@@ -38,7 +38,8 @@ async def test_service_health_reports_relay_and_worker_lag_and_a_dead_worker_is_
                 await asyncio.sleep(0.2)
         ready = (await grid.get("/health/ready")).json()
         assert ready["status"] == "ready" and ready["relay"]["status"] == "running"
-        assert [w["projection"] for w in ready["workers"]] == ["grid_view.territory"]
+        assert [w["projection"] for w in ready["workers"]] == ["grid_view.territory",
+                                                              "grid_view.cases"]
         assert ready["workers"][0]["partitions"] == 4
 
         civil_affairs = platform.as_("grid", "civil_affairs")
