@@ -38,11 +38,12 @@ async def test_service_health_reports_relay_and_worker_lag_and_a_dead_worker_is_
                 await asyncio.sleep(0.2)
         ready = (await grid.get("/health/ready")).json()
         assert ready["status"] == "ready" and ready["relay"]["status"] == "running"
-        # its read model, then its reactions (to intake's and enforcement's topics, which its
+        # its read models, then its reactions (to intake's and enforcement's topics, which its
         # worker created: neither service runs here)
         assert [w["projection"] for w in ready["workers"]] == [
-            "grid_view.territory", "grid.open_cases", "grid.conclude_referrals"]
-        assert [w["partitions"] for w in ready["workers"]] == [4, 4, 4]
+            "grid_view.territory", "grid_view.cases", "grid.open_cases",
+            "grid.conclude_referrals"]
+        assert [w["partitions"] for w in ready["workers"]] == [4, 4, 4, 4]
 
         civil_affairs = platform.as_("grid", "civil_affairs")
         await civil_affairs.post("/streets", json={"street_id": "hs", "name_zh": "健康街道",
