@@ -153,6 +153,7 @@ async def test_a_registration_retried_with_its_idempotency_key_registers_once(pl
 
 async def test_dispatch_goes_to_the_least_loaded_manager_ties_to_the_lowest_id(
         platform, clock, desk):
+    await case_board.caught_up(platform)  # the earlier tests' cases count in the loads
     loads = await desk.loads(["m1", "m2"])
     chosen = []
     for _ in range(abs(loads.get("m1", 0) - loads.get("m2", 0)) + 3):  # reaches a tie
@@ -215,7 +216,8 @@ async def test_bad_input_is_422_on_its_field_and_writes_nothing(platform, clock)
 
 async def test_send_back_upheld_keeps_the_deadline_and_charges_the_sender(platform, clock):
     case_id = await open_case(platform)
-    deadline = (await events(platform, case_id))[1].data["deadline"]
+    dispatched = (await events(platform, case_id))[1].data
+    deadline, first = dispatched["deadline"], dispatched["handler_id"]
     clock.advance(minutes=20)
     await post(platform, MANAGER, case_id, "send-back", {"reason": "wrong_grid", "note": "隔壁"})
     clock.advance(minutes=40)
@@ -233,7 +235,7 @@ async def test_send_back_upheld_keeps_the_deadline_and_charges_the_sender(platfo
     await post(platform, "grid_member:s1.c2.g1", case_id, "verify",
                {"passed": True, "by": "grid", "satisfaction": 4})
     closure = (await events(platform, case_id))[-1].data
-    assert closure["held_seconds"] == {"m1": 3600.0, "m9": 1800.0}
+    assert closure["held_seconds"] == {first: 3600.0, "m9": 1800.0}
 
 
 async def test_send_back_overruled_goes_back_to_the_same_handler(platform, clock):
@@ -262,7 +264,7 @@ async def test_failed_verification_is_rework_and_a_closed_case_reopens(platform,
                {"reason": "没修好 not fixed"})
     reopened = (await events(platform, case_id))[-1]
     assert reopened.type == "grid.case.reopened" and reopened.data["reopen_count"] == 1
-    assert reopened.data["handler_id"] == "m1"
+    assert reopened.data["handler_id"] == (await events(platform, case_id))[1].data["handler_id"]
     assert datetime.fromisoformat(reopened.data["deadline"]) > clock.now
     await post(platform, MANAGER, case_id, "accept")
 
