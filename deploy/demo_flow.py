@@ -1,6 +1,7 @@
 """Demo traffic for `jiedao up`: residents keep filing at the community service stations of
-猛追湾街道, and its public service centre keeps working their queues, so every read model has
-something happening. Everyone acts signed in as a demo user (deploy/demo_users.py)."""
+猛追湾街道, and its public service centre keeps working their queues; residents report street
+problems that the grid's back desk works to closure (deploy/demo_backdesk.py); so every read
+model has something happening. Everyone acts signed in as a demo user (deploy/demo_users.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 from shapely.geometry import shape
 
+from deploy.demo_backdesk import BackDesk
 from deploy.demo_users import STREET, Accounts, people_with_passwords
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
@@ -103,12 +105,14 @@ async def keep_flowing(grid_url: str, intake_url: str, accounts_url: str, data_d
         print(f"demo: {len(places)} stations, {len(matters)} matters; filing every {every}s "
               f"as {STREET} street service centre staff", flush=True)
         station = Station(intake, rng, staff)
+        back_desk = BackDesk(grid, intake, accounts, rng)
         while True:
             if rng.random() < 0.05:  # tokens last minutes: sign in afresh now and then
                 accounts.tokens.clear()
                 station.staff = await accounts.sign_in(f"street_service_staff:{STREET}")
             try:
                 await _one_round(station, rng.choice(places), rng.choice(matters))
+                await back_desk.round()
             except (httpx.HTTPError, ValueError, KeyError) as exc:  # e.g. an API restarting
                 print(f"demo: {type(exc).__name__}: {exc}; carrying on", flush=True)
             await asyncio.sleep(every)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.kafka import to_message
 from tests.platform import draw_small_district, running
@@ -117,28 +115,10 @@ async def test_intake_event_redelivered_opens_no_second_case(platform, producer)
         sent = await producer.send_and_wait(platform.settings.topic("intake"), message.value,
                                             key=message.key,
                                             headers=list(message.headers.items()))
-    await handled_past(platform, sent)
+    await platform.handled_past("grid", sent)
     store = platform.apps["grid"].state.store
     events = await store.read_stream(f"case-{problem_id}")
     assert [e.type for e in events] == ["grid.case.registered", "grid.case.dispatched"]
-
-
-async def handled_past(platform, sent, timeout: float = 60.0) -> None:
-    """Until the grid worker's consumer group has committed past `sent` (a record's
-    metadata): its reaction has handled that message and every earlier one there."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=platform.settings.require_kafka())
-    await admin.start()
-    partition = TopicPartition(sent.topic, sent.partition)
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                offsets = await admin.list_consumer_group_offsets(
-                    f"{platform.settings.namespace}-grid", partitions=[partition])
-                if partition in offsets and offsets[partition].offset > sent.offset:
-                    return
-                await asyncio.sleep(0.5)
-    finally:
-        await admin.close()
 
 
 async def _settled(platform, problem_id: str, check, timeout: float = 45.0) -> dict:
