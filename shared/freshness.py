@@ -28,7 +28,7 @@ import asyncpg
 from fastapi import Depends, Query, Request
 
 from shared.errors import DomainError, JiedaoError
-from shared.projection import Projection, projected_channel
+from shared.projection import Projection, keeps, projected_channel
 from shared.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -119,9 +119,10 @@ class Freshness:
     async def reached(self, projection: str, wanted: dict[str, int]) -> None:
         """Until the projection's checkpoint of every stream in `wanted` is at least its
         version; `ReadModelBehind` after `wait_seconds`."""
+        p = self.projections[projection]
+        wanted = {s: v for s, v in wanted.items() if keeps(p, s)}  # others it never shows
         if not wanted:
             return
-        p = self.projections[projection]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait_seconds
         while True:

@@ -61,6 +61,10 @@ def projected_channel(schema: str) -> str:
 class Projection(Protocol):
     name: str
     schema: str
+    # The stream id prefixes whose events it keeps (e.g. `("case-",)`); empty: every stream.
+    # Events of other streams are passed over before any write, checkpoints included: a
+    # replica of a busy topic pays nothing for the streams it does not keep.
+    streams: tuple[str, ...]
 
     def ddl(self) -> str:
         """CREATE ... IF NOT EXISTS statements for the read model's tables."""
@@ -73,6 +77,12 @@ class Projection(Protocol):
     def statements(self, event: Envelope) -> Iterable[Statement]:
         """The writes that apply `event` to the read model, in order (pure: no I/O)."""
         ...
+
+
+def keeps(projection: Projection, stream_id: str) -> bool:
+    """Whether `projection` keeps (and checkpoints) the stream `stream_id`."""
+    prefixes = getattr(projection, "streams", ())
+    return not prefixes or stream_id.startswith(prefixes)
 
 
 def runs(statements: Iterable[Statement]) -> list[tuple[str, list[tuple[Any, ...]]]]:
@@ -173,6 +183,9 @@ async def project(pool: asyncpg.Pool, projection: Projection, events: list[Envel
 async def apply(con: asyncpg.Connection, projection: Projection, events: list[Envelope],
                 store: EventStore | None = None) -> int:
     """`project` on a connection: the whole batch at once, or event by event if that fails."""
+    events = [e for e in events if keeps(projection, e.stream_id)]
+    if not events:
+        return 0
     try:
         return await _transaction(con, projection, events, store, isolate=False)
     except Exception as exc:

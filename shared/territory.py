@@ -30,6 +30,7 @@ class TerritoryReplica:
     """Projection of grid.* territory events: streets, communities, grids with boundaries."""
 
     name = "territory_replica"
+    streams = ("street-", "community-", "grid-")  # not the cases on the same topic
 
     def __init__(self, schema: str) -> None:
         self.schema = schema

@@ -107,6 +107,7 @@ class Replica(TerritoryProjection):
     """A read model of another service's events (here: the same tables, another name)."""
 
     name = "replica"
+    streams = ("case-",)  # the other service's streams it keeps
 
 
 async def test_another_services_token_waits_for_the_replica_and_without_one_is_refused(

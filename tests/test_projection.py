@@ -56,6 +56,19 @@ async def test_an_old_event_redelivered_after_a_newer_one_is_skipped(pg_pool, sc
     assert await households(pg_pool, schema) == 330
 
 
+async def test_streams_a_projection_does_not_keep_cost_it_no_write_not_even_a_checkpoint(
+        pg_pool, schema, view):
+    """The territory shares the grid's topic with the cases: their events are passed over."""
+    case = sealed(grid.registry, grid.HouseholdsRecounted(
+        grid_id="g1", community_id="c1", street_id="s1", households=999, previous=1),
+        "case-c1", 1)  # any event: the stream is what is not kept
+    assert await projection.project(pg_pool, view, [case, recount(1, 310)]) == 1
+    assert await households(pg_pool, schema) == 310
+    streams = await pg_pool.fetch(f"SELECT stream_id FROM {schema}.checkpoints")
+    assert [r["stream_id"] for r in streams] == ["grid-g1"]
+    assert await projection.project(pg_pool, view, [case]) == 0
+
+
 def test_runs_group_only_consecutive_statements_with_the_same_sql():
     statements = [("A", (1,)), ("A", (2,)), ("B", (3,)), ("A", (4,)), ("C", ()), ("C", ())]
     assert projection.runs(statements) == [

@@ -95,6 +95,7 @@ def summary(event: CaseEvent) -> str:
 
 class CaseProjection:
     name = "cases"
+    streams = ("case-",)
 
     def __init__(self, schema: str = VIEW_SCHEMA) -> None:
         self.schema = schema

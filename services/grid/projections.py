@@ -25,6 +25,7 @@ VIEW_SCHEMA = "grid_view"
 
 class TerritoryProjection:
     name = "territory"
+    streams = ("street-", "community-", "grid-")  # not the cases on the same topic
 
     def __init__(self, schema: str = VIEW_SCHEMA) -> None:
         self.schema = schema

@@ -19,6 +19,7 @@ class ApiKeyReplica:
     """Projection of accounts.api_key.* events: key id, the key's sha256, revoked or not."""
 
     name = "api_keys_replica"
+    streams = ("api_key-",)  # not the users on the same topic
 
     def __init__(self, schema: str = SCHEMA) -> None:
         self.schema = schema

@@ -34,6 +34,7 @@ class CaseReplica:
     """Projection of grid.case.* events into `problem_cases`, one row per reported problem."""
 
     name = "case_replica"
+    streams = ("case-",)
 
     def __init__(self, schema: str = SCHEMA) -> None:
         self.schema = schema

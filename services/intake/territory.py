@@ -26,6 +26,7 @@ class TerritoryReplica:
     """Projection of grid.* events: communities and grids with their boundaries."""
 
     name = "territory_replica"
+    streams = ("street-", "community-", "grid-")  # not the cases on the same topic
 
     def __init__(self, schema: str = SCHEMA) -> None:
         self.schema = schema
