@@ -23,11 +23,9 @@ import json
 import os
 import platform
 import random
-import tempfile
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlencode
 
 import asyncpg
@@ -36,17 +34,7 @@ import orjson
 import uvloop
 from shapely.geometry import shape
 
-from bench.filing import (
-    RESULTS,
-    KeepAliveClient,
-    Tokens,
-    _seed,
-    cpu_seconds,
-    cpu_used,
-)
-from deploy.supervisor import Supervisor
-from deploy.up import infrastructure, process_specs, token_issuer
-from shared.settings import Settings
+from bench.filing import RESULTS, KeepAliveClient, cpu_seconds, cpu_used, whole_platform
 
 FLOOR_RATE, FLOOR_P99_MS = 500.0, 1000
 POLL_SECONDS = 0.02
@@ -182,18 +170,10 @@ def main() -> None:
     args = parser.parse_args()
     rates = [50.0] if args.quick else [float(r) for r in args.rates.split(",")]
     seconds = 3.0 if args.quick else args.seconds
-    data_dir = Path(tempfile.mkdtemp(prefix="jiedao-backdesk-"))
     with ExitStack() as stack:
-        settings = Settings(JIEDAO_DATA_DIR=str(data_dir),
-                            DATABASE_URL=os.environ.get("DATABASE_URL"),
-                            KAFKA_BOOTSTRAP_SERVERS=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
-        env = infrastructure(settings, data_dir, stack)
-        env |= token_issuer(settings, data_dir, first_port=18100)
-        env["JIEDAO_OPEN311_RATE_LIMIT"] = "1000000/minute"  # one bench key sends it all
-        tokens = Tokens(env, settings)
-        specs, urls = process_specs(env, first_port=18100)
-        supervisor = stack.enter_context(Supervisor(specs, log_dir=data_dir / "logs"))
-        asyncio.run(_seed(urls, tokens))
+        # one bench api_key sends every report
+        env, tokens, urls, supervisor = whole_platform(
+            stack, "jiedao-backdesk-", JIEDAO_OPEN311_RATE_LIMIT="1000000/minute")
         forms = asyncio.run(report_forms(urls["grid"], tokens.headers("auditor"), 5000))
         url = f"{urls['intake']}/open311/v2/requests.json"
         uvloop.run(offer_reports(url, forms, 5.0, 2.0, env["DATABASE_URL"]))  # warm-up

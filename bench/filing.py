@@ -216,17 +216,8 @@ def main() -> None:
     args = parser.parse_args()
     rates = [100.0] if args.quick else [float(r) for r in args.rates.split(",")]
     seconds = 3.0 if args.quick else args.seconds
-    data_dir = Path(tempfile.mkdtemp(prefix="jiedao-filing-"))
     with ExitStack() as stack:
-        settings = Settings(JIEDAO_DATA_DIR=str(data_dir),
-                            DATABASE_URL=os.environ.get("DATABASE_URL"),
-                            KAFKA_BOOTSTRAP_SERVERS=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
-        env = infrastructure(settings, data_dir, stack)
-        env |= token_issuer(settings, data_dir, first_port=18100)
-        tokens = Tokens(env, settings)
-        specs, urls = process_specs(env, first_port=18100)
-        supervisor = stack.enter_context(Supervisor(specs, log_dir=data_dir / "logs"))
-        asyncio.run(_seed(urls, tokens))
+        env, tokens, urls, supervisor = whole_platform(stack, "jiedao-filing-")
         bodies = asyncio.run(filing_bodies(urls["grid"], urls["intake"], 5000,
                                            tokens.headers("auditor")))
         headers = [tokens.clerk(body) for body in bodies]
@@ -345,6 +336,23 @@ def _cpu(process: psutil.Process) -> float:
     except psutil.NoSuchProcess:
         return 0.0
     return times.user + times.system
+
+
+def whole_platform(stack: ExitStack, prefix: str, **settings: str
+                   ) -> tuple[dict[str, str], Tokens, dict[str, str], Supervisor]:
+    """The platform as `jiedao up` starts it (embedded servers unless the environment names
+    others; `settings`: extra environment for its processes), the demo territory and
+    catalogue loaded: its environment, tokens, service URLs and supervisor."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    config = Settings(JIEDAO_DATA_DIR=str(data_dir), DATABASE_URL=os.environ.get("DATABASE_URL"),
+                      KAFKA_BOOTSTRAP_SERVERS=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    env = infrastructure(config, data_dir, stack)
+    env |= token_issuer(config, data_dir, first_port=18100) | settings
+    tokens = Tokens(env, config)
+    specs, urls = process_specs(env, first_port=18100)
+    supervisor = stack.enter_context(Supervisor(specs, log_dir=data_dir / "logs"))
+    asyncio.run(_seed(urls, tokens))
+    return env, tokens, urls, supervisor
 
 
 async def _seed(urls: dict[str, str], tokens: Tokens) -> None:
