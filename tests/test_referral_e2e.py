@@ -1,5 +1,5 @@
 """The referral contract tested from both sides at once, over HTTP and the real broker: a grid
-member finds street vending on patrol → the grid manager refers the case → enforcement's
+member finds street vending on patrol and refers the case → enforcement's
 worker records the violation from `grid.case.referred` → the officer fines and orders it
 rectified → rectified → verified (closed) → `enforcement.referral.concluded` reaches the grid's
 worker → the case is resolved, and the grid verifies and closes it. The referral delivered
@@ -16,7 +16,6 @@ from shared.kafka import to_message
 from tests.platform import draw_small_district, running
 
 IN_GRID = {"lon": 104.105, "lat": 30.605}  # s1.c1.g1
-MANAGER = "grid_manager:s1.c1.g1"
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +53,8 @@ async def test_a_referred_case_is_resolved_by_enforcement_and_closed_by_the_grid
     case_id = found.json()["case_id"]
     assert (await stream_types(platform, "grid", f"case-{case_id}"))[-1] == "grid.case.dispatched"
 
-    manager = platform.as_("grid", MANAGER)
-    referred = await manager.post(f"/cases/{case_id}/refer", json={
+    member = platform.as_("grid", "grid_member:s1.c1.g1")  # who found it refers it
+    referred = await member.post(f"/cases/{case_id}/refer", json={
         "domain": "city_management", "violation_hint": "street vending"})
     assert referred.status_code == 200, referred.text
     [referral] = [e for e in await grid_store.read_stream(f"case-{case_id}")

@@ -39,7 +39,7 @@ COMPLAINT = frozenset({Role.FRONT_DESK_CLERK, Role.STREET_OFFICE_STAFF,
 Registrar = Annotated[Sender, by(*PATROL, *COMPLAINT)]
 Street = Annotated[Sender, by(Role.STREET_OFFICE_STAFF)]
 Handler = Annotated[Sender, by(Role.GRID_MANAGER)]
-Referrer = Annotated[Sender, by(Role.GRID_MANAGER, Role.STREET_OFFICE_STAFF)]
+Referrer = Annotated[Sender, by(Role.GRID_MEMBER, Role.GRID_MANAGER, Role.STREET_OFFICE_STAFF)]
 Verifier = Annotated[Sender, by(Role.GRID_MEMBER, Role.GRID_MANAGER, Role.STREET_OFFICE_STAFF,
                                 Role.RESIDENT)]
 Reopener = Annotated[Sender, by(Role.FRONT_DESK_CLERK, Role.STREET_OFFICE_STAFF, Role.RESIDENT)]
