@@ -84,6 +84,10 @@ async def test_a_referred_case_is_resolved_by_enforcement_and_closed_by_the_grid
         assert answer.status_code == 200, (step, answer.text)
     assert (await stream_types(platform, "enforcement", f"violation-{violation_id}"))[-1] == \
         "enforcement.referral.concluded"
+    shown = (await officer.get(f"/violations/{violation_id}")).json()  # waits for the writes
+    assert shown["status"] == "closed" and shown["rectified"] is True
+    assert [s["type"] for s in shown["steps"]][:2] == ["enforcement.violation.recorded",
+                                                      "enforcement.violation.decided"]
 
     # The grid's worker takes the answer from enforcement's topic: the case is resolved.
     async def resolved() -> bool:
@@ -93,12 +97,16 @@ async def test_a_referred_case_is_resolved_by_enforcement_and_closed_by_the_grid
     [resolution] = [e for e in await grid_store.read_stream(f"case-{case_id}")
                     if e.type == "grid.case.resolved"]
     assert resolution.data["handler_id"] is None and resolution.data["result"]
+    auditor = platform.as_("grid", "auditor")
+    assert (await auditor.get(f"/cases/{case_id}")).json()["status"] == "resolved"
 
     verified = await platform.as_("grid", "grid_member:s1.c1.g1").post(
         f"/cases/{case_id}/verify", json={"passed": True, "by": "grid", "satisfaction": 4,
                                           "comment": "摊位已撤"})
     assert verified.status_code == 200, verified.text
     assert (await stream_types(platform, "grid", f"case-{case_id}"))[-1] == "grid.case.closed"
+    closed = (await auditor.get(f"/cases/{case_id}")).json()
+    assert closed["status"] == "closed" and closed["referral_id"] == referral.data["referral_id"]
     await platform.handled_past("enforcement", sent)
     types = await stream_types(platform, "enforcement", f"violation-{violation_id}")
     assert types.count("enforcement.violation.recorded") == 1
