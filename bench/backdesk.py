@@ -23,18 +23,15 @@ import json
 import os
 import platform
 import random
-import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-import asyncpg
-import httpx
 import orjson
 import uvloop
-from shapely.geometry import shape
 
 from bench.filing import RESULTS, KeepAliveClient, cpu_seconds, cpu_used, whole_platform
+from bench.watched import grid_points, offer_watched
 
 FLOOR_RATE, FLOOR_P99_MS = 500.0, 1000
 POLL_SECONDS = 0.02
@@ -46,120 +43,30 @@ TYPES = ("problem.streetscape", "problem.street_order", "problem.public_utilitie
 
 async def report_forms(grid_url: str, reader: dict[str, str], count: int) -> list[bytes]:
     """Form-encoded Open311 problem reports at points inside the demo's grids."""
-    async with httpx.AsyncClient(base_url=grid_url, timeout=30, headers=reader) as grid:
-        points = []
-        for street in (await grid.get("/territory/streets")).json()["items"][:6]:
-            for c in (await grid.get(f"/territory/streets/{street['street_id']}")).json()[
-                    "communities"][:3]:
-                info = (await grid.get(f"/territory/communities/{c['community_id']}")).json()
-                for g in info["grids"][:2]:
-                    detail = (await grid.get(f"/territory/grids/{g['grid_id']}")).json()
-                    point = shape(detail["boundary"]).representative_point()
-                    points.append((point.x, point.y))
+    points = await grid_points(grid_url, reader, communities=3, grids=2)
     rng = random.Random(10)
     forms = []
     for i in range(count):
-        lon, lat = rng.choice(points)
+        point = rng.choice(points)
         # Spread within a few metres' jitter so duplicate suggestions have work to do.
         forms.append(urlencode({
             "api_key": API_KEY, "service_code": rng.choice(TYPES),
-            "long": f"{lon + rng.uniform(-2e-5, 2e-5):.6f}",
-            "lat": f"{lat + rng.uniform(-2e-5, 2e-5):.6f}",
+            "long": f"{point.lon + rng.uniform(-2e-5, 2e-5):.6f}",
+            "lat": f"{point.lat + rng.uniform(-2e-5, 2e-5):.6f}",
             "description": f"bench report {i}", "address_string": f"测试路{i % 500}号",
         }).encode())
     return forms
 
 
-class Arrivals:
-    """When each case first shows as dispatched in the grid's read model."""
-
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
-        self.due: dict[str, float] = {}  # case id (= the report's id) -> when its report was due
-        self.seen: dict[str, float] = {}
-        self._stop = asyncio.Event()
-
-    def expect(self, case_id: str, due: float) -> None:
-        self.due[case_id] = due
-
-    async def watch(self) -> None:
-        con = await asyncpg.connect(self.database_url)
-        try:
-            while not self._stop.is_set():
-                pending = [c for c in self.due if c not in self.seen]
-                if pending:
-                    rows = await con.fetch(
-                        "SELECT case_id FROM grid_view.cases WHERE case_id = ANY($1::text[]) "
-                        "AND dispatched_at IS NOT NULL", pending)
-                    now = time.perf_counter()
-                    for row in rows:
-                        self.seen[row["case_id"]] = now
-                await asyncio.sleep(POLL_SECONDS)
-        finally:
-            await con.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def settled(self, timeout: float) -> None:
-        deadline = time.perf_counter() + timeout
-        while len(self.seen) < len(self.due) and time.perf_counter() < deadline:
-            await asyncio.sleep(0.1)
-
-
 async def offer_reports(url: str, forms: list[bytes], rate: float, seconds: float,
                         database_url: str) -> dict:
-    total = int(rate * seconds)
-    posted: list[float] = []
-    errors: dict[str, int] = {}
+    """Reports at `rate`, each watched until its case shows as dispatched."""
     client = KeepAliveClient(url, "application/x-www-form-urlencoded; charset=utf-8")
-    arrivals = Arrivals(database_url)
-    watcher = asyncio.create_task(arrivals.watch())
-
-    async def one(i: int, due: float) -> None:
-        try:
-            status, body = await client.exchange(forms[i % len(forms)])
-            if status in (200, 201):
-                arrivals.expect(orjson.loads(body)[0]["service_request_id"], due)
-            else:
-                errors[str(status)] = errors.get(str(status), 0) + 1
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-        posted.append(time.perf_counter() - due)
-
-    start = time.perf_counter() + 0.2
-    in_flight: set[asyncio.Task[None]] = set()
-    for i in range(total):
-        due = start + i / rate
-        if (delay := due - time.perf_counter()) > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(one(i, due))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
-    await asyncio.gather(*in_flight)
-    elapsed = time.perf_counter() - start
-    await arrivals.settled(SETTLE_SECONDS)
-    arrivals.stop()
-    await watcher
-    client.close()
-    visible = sorted(arrivals.seen[c] - due for c, due in arrivals.due.items()
-                     if c in arrivals.seen)
-    posted.sort()
-    return {
-        "offered_per_s": rate, "seconds": seconds, "reports": total,
-        "achieved_per_s": round(total / elapsed, 1),
-        "post_p50_ms": _ms(posted, 0.5), "post_p99_ms": _ms(posted, 0.99),
-        "dispatched_visible": len(visible), "never_visible": len(arrivals.due) - len(visible),
-        "p50_ms": _ms(visible, 0.5), "p99_ms": _ms(visible, 0.99),
-        "max_ms": _ms(visible, 1.0), "errors": errors,
-    }
-
-
-def _ms(sorted_seconds: list[float], quantile: float) -> float | None:
-    if not sorted_seconds:
-        return None
-    index = min(len(sorted_seconds) - 1, int(len(sorted_seconds) * quantile))
-    return round(sorted_seconds[index] * 1000, 1)
+    return await offer_watched(
+        client, forms, [b""], rate, seconds, database_url=database_url,
+        created_id=lambda body: orjson.loads(body)[0]["service_request_id"],
+        shown="SELECT case_id FROM grid_view.cases WHERE case_id = ANY($1::text[]) "
+              "AND dispatched_at IS NOT NULL")
 
 
 def main() -> None:

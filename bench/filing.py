@@ -34,8 +34,8 @@ import httpx
 import orjson
 import psutil
 import uvloop
-from shapely.geometry import shape
 
+from bench.watched import grid_points
 from deploy.demo import load_catalogue, load_territory
 from deploy.supervisor import Supervisor
 from deploy.up import infrastructure, process_specs, token_issuer
@@ -49,22 +49,13 @@ FLOOR_RATE, FLOOR_P99_MS = 1000.0, 100
 async def filing_bodies(grid_url: str, intake_url: str, count: int,
                         reader: dict[str, str]) -> list[dict]:
     """Valid filings: community-level matters at random grids, points inside them."""
-    async with httpx.AsyncClient(base_url=grid_url, timeout=30, headers=reader) as grid, \
-            httpx.AsyncClient(base_url=intake_url, timeout=30) as intake:
-        places = []
-        for street in (await grid.get("/territory/streets")).json()["items"][:6]:
-            for c in (await grid.get(f"/territory/streets/{street['street_id']}")).json()[
-                    "communities"][:2]:
-                info = (await grid.get(f"/territory/communities/{c['community_id']}")).json()
-                g = info["grids"][0]
-                boundary = (await grid.get(f"/territory/grids/{g['grid_id']}")).json()["boundary"]
-                point = shape(boundary).representative_point()
-                places.append((c["community_id"], point.x, point.y))
+    places = await grid_points(grid_url, reader)
+    async with httpx.AsyncClient(base_url=intake_url, timeout=30) as intake:
         matters = (await intake.get("/catalogue", params={"level": "community"})).json()["items"]
     rng = random.Random(7)
     bodies = []
     for i in range(count):
-        community, lon, lat = rng.choice(places)
+        community, lon, lat = (place := rng.choice(places)).community_id, place.lon, place.lat
         matter = rng.choice(matters)
         bodies.append({
             "matter_code": matter["matter_code"], "community_id": community,

@@ -18,15 +18,12 @@ import json
 import os
 import platform
 import random
-import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
-import asyncpg
 import httpx
 import orjson
 import uvloop
-from shapely.geometry import shape
 
 from bench.filing import (
     RESULTS,
@@ -37,6 +34,7 @@ from bench.filing import (
     header_lines,
     whole_platform,
 )
+from bench.watched import grid_points, offer_watched
 
 POLL_SECONDS = 0.02
 SETTLE_SECONDS = 60.0
@@ -45,23 +43,15 @@ TYPES = ("cm.street_vending", "ps.noise_nuisance", "cm.other", "ps.other", "to.o
 
 async def findings(grid_url: str, reader: dict[str, str], count: int) -> list[dict]:
     """Valid recordings: points inside the demo's grids, in their streets."""
-    async with httpx.AsyncClient(base_url=grid_url, timeout=30, headers=reader) as grid:
-        places = []
-        for street in (await grid.get("/territory/streets")).json()["items"][:6]:
-            detail = (await grid.get(f"/territory/streets/{street['street_id']}")).json()
-            for c in detail["communities"][:2]:
-                info = (await grid.get(f"/territory/communities/{c['community_id']}")).json()
-                g = info["grids"][0]
-                boundary = (await grid.get(f"/territory/grids/{g['grid_id']}")).json()["boundary"]
-                point = shape(boundary).representative_point()
-                places.append((street["street_id"], point.x, point.y))
+    points = await grid_points(grid_url, reader)
     rng = random.Random(11)
     bodies = []
     for i in range(count):
-        street, lon, lat = rng.choice(places)
-        bodies.append({"street_id": street, "type": rng.choice(TYPES),
-                       "location": {"lon": lon, "lat": lat}, "address": f"测试路{i % 300}号",
-                       "evidence": [f"photos/{i}.jpg"], "source": "patrol",
+        point = rng.choice(points)
+        bodies.append({"street_id": point.street_id, "type": rng.choice(TYPES),
+                       "location": {"lon": point.lon, "lat": point.lat},
+                       "address": f"测试路{i % 300}号", "evidence": [f"photos/{i}.jpg"],
+                       "source": "patrol",
                        "offender": {"kind": "business", "name": f"商户{i % 97}"}})
     return bodies
 
@@ -77,75 +67,13 @@ async def wait_for_team(url: str, body: dict, officer: dict[str, str],
 
 async def offer(url: str, bodies: list[dict], headers: list[dict[str, str]], rate: float,
                 seconds: float, database_url: str) -> dict:
-    total = int(rate * seconds)
-    payloads = [orjson.dumps(b) for b in bodies]
-    lines = [header_lines(h) for h in headers]
-    client = KeepAliveClient(url)
-    due_of: dict[str, float] = {}
-    seen: dict[str, float] = {}
-    posted: list[float] = []
-    errors: dict[str, int] = {}
-    done = asyncio.Event()
-
-    async def watch() -> None:
-        con = await asyncpg.connect(database_url)
-        try:
-            while not done.is_set():
-                if pending := [v for v in due_of if v not in seen]:
-                    rows = await con.fetch("SELECT violation_id FROM enforcement_view.violations "
-                                           "WHERE violation_id = ANY($1::text[])", pending)
-                    now = time.perf_counter()
-                    for row in rows:
-                        seen[row["violation_id"]] = now
-                await asyncio.sleep(POLL_SECONDS)
-        finally:
-            await con.close()
-
-    async def one(i: int, due: float) -> None:
-        try:
-            status, body = await client.exchange(payloads[i % len(payloads)],
-                                                 lines[i % len(lines)])
-            if status == 201:
-                due_of[orjson.loads(body)["violation_id"]] = due
-            else:
-                errors[str(status)] = errors.get(str(status), 0) + 1
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-        posted.append(time.perf_counter() - due)
-
-    watcher = asyncio.create_task(watch())
-    start = time.perf_counter() + 0.2
-    in_flight: set[asyncio.Task[None]] = set()
-    for i in range(total):
-        due = start + i / rate
-        if (delay := due - time.perf_counter()) > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(one(i, due))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
-    await asyncio.gather(*in_flight)
-    elapsed = time.perf_counter() - start
-    settle_until = time.perf_counter() + SETTLE_SECONDS
-    while len(seen) < len(due_of) and time.perf_counter() < settle_until:
-        await asyncio.sleep(0.1)
-    done.set()
-    await watcher
-    client.close()
-    visible = sorted(seen[v] - due for v, due in due_of.items() if v in seen)
-    posted.sort()
-    return {"offered_per_s": rate, "seconds": seconds, "recordings": total,
-            "achieved_per_s": round(total / elapsed, 1),
-            "post_p50_ms": _ms(posted, 0.5), "post_p99_ms": _ms(posted, 0.99),
-            "visible": len(visible), "never_visible": len(due_of) - len(visible),
-            "visible_p50_ms": _ms(visible, 0.5), "visible_p99_ms": _ms(visible, 0.99),
-            "errors": errors}
-
-
-def _ms(sorted_seconds: list[float], quantile: float) -> float | None:
-    if not sorted_seconds:
-        return None
-    return round(sorted_seconds[min(len(sorted_seconds) - 1,
-                                    int(len(sorted_seconds) * quantile))] * 1000, 1)
+    """Recordings at `rate`, each watched until enforcement's read model shows it."""
+    return await offer_watched(
+        KeepAliveClient(url), [orjson.dumps(b) for b in bodies],
+        [header_lines(h) for h in headers], rate, seconds, database_url=database_url,
+        created_id=lambda body: orjson.loads(body)["violation_id"],
+        shown="SELECT violation_id FROM enforcement_view.violations "
+              "WHERE violation_id = ANY($1::text[])")
 
 
 def main() -> None:

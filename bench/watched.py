@@ -1,0 +1,120 @@
+"""What the end-to-end benchmarks share: points inside the demo's grids to send from, and
+open-loop load whose every accepted write is then watched until a read model shows it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple
+
+import asyncpg
+import httpx
+from shapely.geometry import shape
+
+if TYPE_CHECKING:
+    from bench.filing import KeepAliveClient
+
+POLL_SECONDS = 0.02  # how often the read model is looked at
+SETTLE_SECONDS = 60.0  # how long after the last write its row may take to show
+
+
+class Point(NamedTuple):
+    street_id: str
+    community_id: str
+    grid_id: str
+    lon: float
+    lat: float
+
+
+async def grid_points(grid_url: str, reader: dict[str, str], *, streets: int = 6,
+                      communities: int = 2, grids: int = 1) -> list[Point]:
+    """A point inside each of the first `grids` grids of the first `communities` communities
+    of the first `streets` streets of the territory."""
+    points = []
+    async with httpx.AsyncClient(base_url=grid_url, timeout=30, headers=reader) as grid:
+        for street in (await grid.get("/territory/streets")).json()["items"][:streets]:
+            detail = (await grid.get(f"/territory/streets/{street['street_id']}")).json()
+            for c in detail["communities"][:communities]:
+                info = (await grid.get(f"/territory/communities/{c['community_id']}")).json()
+                for g in info["grids"][:grids]:
+                    boundary = (await grid.get(f"/territory/grids/{g['grid_id']}")).json()[
+                        "boundary"]
+                    point = shape(boundary).representative_point()
+                    points.append(Point(street["street_id"], c["community_id"], g["grid_id"],
+                                        point.x, point.y))
+    return points
+
+
+async def offer_watched(client: KeepAliveClient, payloads: list[bytes], headers: list[bytes],
+                        rate: float, seconds: float, *, database_url: str,
+                        created_id: Callable[[bytes], str], shown: str) -> dict:
+    """Open-loop load (request i due at start + i / rate, sent then whatever came before);
+    each accepted write's id (`created_id(answer body)`) is then watched until the query
+    `shown` (`$1`: the ids still pending; answers the ids it finds) returns it. Latencies
+    count from when a request was due."""
+    total = int(rate * seconds)
+    due_of: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    posted: list[float] = []
+    errors: dict[str, int] = {}
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        con = await asyncpg.connect(database_url)
+        try:
+            while not done.is_set():
+                if pending := [i for i in due_of if i not in seen]:
+                    found = await con.fetch(shown, pending)
+                    now = time.perf_counter()
+                    for row in found:
+                        seen[row[0]] = now
+                await asyncio.sleep(POLL_SECONDS)
+        finally:
+            await con.close()
+
+    async def one(i: int, due: float) -> None:
+        try:
+            status, body = await client.exchange(payloads[i % len(payloads)],
+                                                 headers[i % len(headers)])
+            if status in (200, 201):
+                due_of[created_id(body)] = due
+            else:
+                errors[str(status)] = errors.get(str(status), 0) + 1
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+        posted.append(time.perf_counter() - due)
+
+    watcher = asyncio.create_task(watch())
+    start = time.perf_counter() + 0.2
+    in_flight: set[asyncio.Task[None]] = set()
+    for i in range(total):
+        due = start + i / rate
+        if (delay := due - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(i, due))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    await asyncio.gather(*in_flight)
+    elapsed = time.perf_counter() - start
+    settle_until = time.perf_counter() + SETTLE_SECONDS
+    while len(seen) < len(due_of) and time.perf_counter() < settle_until:
+        await asyncio.sleep(0.1)
+    done.set()
+    await watcher
+    client.close()
+    visible = sorted(seen[i] - due for i, due in due_of.items() if i in seen)
+    posted.sort()
+    return {"offered_per_s": rate, "seconds": seconds, "requests": total,
+            "achieved_per_s": round(total / elapsed, 1),
+            "post_p50_ms": quantile_ms(posted, 0.5), "post_p99_ms": quantile_ms(posted, 0.99),
+            "visible": len(visible), "never_visible": len(due_of) - len(visible),
+            "p50_ms": quantile_ms(visible, 0.5), "p99_ms": quantile_ms(visible, 0.99),
+            "max_ms": quantile_ms(visible, 1.0), "errors": errors}
+
+
+def quantile_ms(sorted_seconds: list[float], quantile: float) -> float | None:
+    if not sorted_seconds:
+        return None
+    index = min(len(sorted_seconds) - 1, int(len(sorted_seconds) * quantile))
+    return round(sorted_seconds[index] * 1000, 1)
