@@ -75,7 +75,7 @@ async def test_a_reported_problem_goes_round_the_loop_and_open311_follows_each_s
     assert dispatched["deadline"] is not None
     request = await _settled(platform, problem_id, lambda r: "派遣" in (r["status_notes"] or ""))
     assert request["status"] == "open"
-    assert "s1.c1.g1" in request["agency_responsible"]
+    assert request["agency_responsible"] == "网格 Grid"  # the grid by its name
     assert request["expected_datetime"] is not None
 
     manager = "grid_manager:s1.c1.g1"

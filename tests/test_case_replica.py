@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.intake.case_replica import CaseReplica, reported
+from services.intake.case_replica import CaseReplica, case_fields, reported
 from shared import projection
 from tests import case_steps as step
 from tests.case_steps import DEADLINE
@@ -128,6 +128,7 @@ async def test_a_referred_case_shows_the_streets_enforcement_team_until_resolved
                       "community_id": "s1.c1", "community_zh": None, "address": "",
                       "reported_at": r["updated_at"], "lat": 30.6, "lon": 104.1,
                       "street_zh": "猛追湾街道", "street_en": "Mengzhuiwan Street",
+                      "grid_zh": "猛追湾社区第1网格", "grid_en": "Mengzhuiwan Community Grid 1",
                       **{f"case_{k}": r[k] for k in ("status", "status_notes", "agency",
                                                      "grid_id", "expected_datetime",
                                                      "updated_at")}})
@@ -137,3 +138,15 @@ async def test_a_referred_case_shows_the_streets_enforcement_team_until_resolved
     await happen(pg_pool, store, replica, "p7", step.resolved("p7", "已取缔 vendor removed"))
     r = await row(pg_pool, schema, "p7")
     assert r["status"] == "resolved" and r["result"] == "已取缔 vendor removed"
+
+
+def test_a_case_with_its_grid_names_the_grid_and_falls_back_to_its_id() -> None:
+    row = {"case_status": "dispatched", "case_status_notes": "", "case_agency": "grid",
+           "case_grid_id": "s1.c1.g1", "case_expected_datetime": None, "case_updated_at": None,
+           "street_zh": "猛追湾街道", "street_en": "Mengzhuiwan Street",
+           "grid_zh": "猛追湾社区第1网格", "grid_en": "Mengzhuiwan Community Grid 1"}
+    assert case_fields(row)["agency_responsible"] == \
+        "猛追湾社区第1网格 Mengzhuiwan Community Grid 1"
+    # a replica made before grids had names here has '' for them
+    assert case_fields({**row, "grid_zh": "", "grid_en": ""})["agency_responsible"] == \
+        "网格 s1.c1.g1 grid"

@@ -70,7 +70,7 @@ async def test_the_open311_request_follows_its_case_step_by_step(platform):
     assert shown["status"] == "open"
     assert shown["status_notes"].startswith("已派遣 — dispatched to grid s1.c1.g1")
     assert shown["expected_datetime"] == "2026-11-30T16:00:00+08:00"
-    assert shown["agency_responsible"] == "网格 s1.c1.g1 grid"
+    assert shown["agency_responsible"] == "网格 Grid"  # the grid, by its name
 
     token = await grid_does(platform, pid, step.sent_back(pid))
     shown = await request(platform, pid, token)

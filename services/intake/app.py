@@ -14,7 +14,7 @@ from services.intake.case_replica import CaseReplica
 from services.intake.events import registry
 from services.intake.handlers import Intake
 from services.intake.projections import FrontDeskProjection
-from services.intake.territory import TerritoryLookup, TerritoryReplica
+from services.intake.territory import territory_lookup, territory_replica
 from shared.calendar import WorkCalendar
 from shared.service import ServiceSpec
 from shared.settings import Settings
@@ -23,7 +23,7 @@ from shared.settings import Settings
 def _attach(state: Any, pool: asyncpg.Pool, settings: Settings) -> None:
     state.intake = Intake(
         repo=state.repository,
-        territory=TerritoryLookup(pool),
+        territory=territory_lookup(pool),
         calendar=WorkCalendar(settings.holiday_dates()),
     )
     state.front_desk_view = read_api.FrontDeskView(pool, state.store)
@@ -37,7 +37,7 @@ SPEC = ServiceSpec(
     registry=registry,
     routers=[api.router, read_api.router, open311.router],
     projections=[FrontDeskProjection()],
-    consumes={"grid": [TerritoryReplica(), CaseReplica()], "accounts": [ApiKeyReplica()]},
+    consumes={"grid": [territory_replica(), CaseReplica()], "accounts": [ApiKeyReplica()]},
     domain=["services.intake.catalogue", "services.intake.front_desk", "services.intake.events",
             "services.intake.commands", "services.intake.problem_types",
             "services.intake.catalogue_seed"],

@@ -168,7 +168,8 @@ def case_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     """What a reported problem's Open311 request shows of its case (`row`: a problems row
     joined with its `problem_cases` row as case_*, and the street's names as street_*)."""
     if row["case_agency"] == "grid":
-        agency = f"网格 {row['case_grid_id']} grid"
+        agency = (f"{row['grid_zh']} {row['grid_en']}" if row["grid_zh"]
+                  else f"网格 {row['case_grid_id']} grid")
     else:
         zh, en = AGENCIES[row["case_agency"]]
         street_zh, street_en = row["street_zh"], row["street_en"]
@@ -184,13 +185,16 @@ def case_fields(row: Mapping[str, Any]) -> dict[str, Any]:
 SELECTED = ("pc.status AS case_status, pc.status_notes AS case_status_notes, "
             "pc.agency AS case_agency, pc.grid_id AS case_grid_id, "
             "pc.expected_datetime AS case_expected_datetime, pc.updated_at AS case_updated_at, "
-            "st.name_zh AS street_zh, st.name_en AS street_en")
+            "st.name_zh AS street_zh, st.name_en AS street_en, "
+            "g.name_zh AS grid_zh, g.name_en AS grid_en")
 
 
 def joined(s: str) -> str:
-    """The joins that bring a problems row (`p`) its case and its street's names."""
+    """The joins that bring a problems row (`p`) its case, its street's and its case's grid's
+    names (a replica made before grids had names has '' there: the grid's id stands in)."""
     return (f"LEFT JOIN {s}.problem_cases pc USING (problem_id) "
-            f"LEFT JOIN {s}.streets st ON st.street_id = p.street_id")
+            f"LEFT JOIN {s}.streets st ON st.street_id = p.street_id "
+            f"LEFT JOIN {s}.grids g ON g.grid_id = pc.grid_id")
 
 
 # SQL: a problems row's Open311 status (open until its case closes).

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from services.intake import front_desk
 from services.intake.catalogue import Matter
 from services.intake.commands import FileApplication, RecordConsultation
 from services.intake.front_desk import Application, Consultation, ProblemReport
-from services.intake.territory import TerritoryLookup
 from shared.access import Place, Role
 from shared.calendar import WorkCalendar
 from shared.envelope import Actor, new_event_id
@@ -24,6 +24,7 @@ from shared.errors import NotFound
 from shared.idempotency import Idempotency
 from shared.repository import References, Repository
 from shared.store import AppendResult
+from shared.territory import TerritoryLookup
 
 Authorize = Callable[[Place], Actor]
 
@@ -38,7 +39,7 @@ class Intake:
     """What the handlers work with (made once per process, in the composition root)."""
 
     repo: Repository
-    territory: TerritoryLookup
+    territory: TerritoryLookup[front_desk.Place]
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
