@@ -5,12 +5,14 @@ sub-centre records projects and visits; every one shows in the read API and in t
 the scorer reads (views.scheme_in_force, views.targets); every refusal writes nothing."""
 
 import asyncio
+import random
 from datetime import date, timedelta
 
 import pytest
 
+from deploy.demo_assessment import SCHEMES, SubCentre
 from services.assessment import views
-from services.assessment.periods import day_of
+from services.assessment.periods import day_of, periods_of
 from tests.platform import draw_small_district, running
 
 
@@ -295,3 +297,38 @@ async def test_economic_refusals_name_their_field_and_write_nothing(platform, su
         if field:
             assert [f["field"] for f in response.json()["error"]["fields"]] == [field]
     assert await events_stored(platform) == before
+
+
+class Minter:
+    """The demo's sign-in, with the test issuer's tokens."""
+
+    def __init__(self, platform) -> None:
+        self.platform = platform
+
+    async def sign_in(self, grant: str) -> dict[str, str]:
+        return await self.platform.sign_in(grant)
+
+
+async def test_the_demo_puts_schemes_and_targets_in_force_once_and_records_results(platform):
+    client = platform["assessment"]
+    demo = SubCentre(client, Minter(platform), random.Random(7), street="s1")
+    await demo.setup()
+    pool = platform.apps["assessment"].state.pool
+    for kind in SCHEMES:
+        await platform.eventually("assessment", "/schemes",
+                                  lambda p, k=kind: any(s["in_force"] and s["kind"] == k
+                                                        for s in p["items"]))
+        assert await views.scheme_in_force(pool, kind) is not None
+    for period in periods_of(today(platform)):
+        wanted = len(SCHEMES["street_office"]["indicators"]) + len(
+            SCHEMES["investment_subcentre"]["indicators"])
+        await platform.eventually("assessment", "/targets", lambda p, n=wanted: p["total"] >= n,
+                                  period=period)
+    stored = await events_stored(platform)
+    await demo.setup()  # a restart sets nothing already set
+    assert await events_stored(platform) == stored
+    for _ in range(150):
+        await demo.round()
+    assert await events_stored(platform) > stored
+    records = await platform.eventually("assessment", "/visits", lambda p: p["total"] > 1)
+    assert {v["street_id"] for v in records["items"]} == {"s1"}
