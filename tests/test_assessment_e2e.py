@@ -74,6 +74,10 @@ async def test_the_units_are_each_street_s_office_and_sub_centre(platform, gover
          "name_zh": "测试街道投资服务分中心", "name_en": "Test investment service sub-centre"}]
     only = (await government.get("/units", params={"kind": "investment_subcentre"})).json()
     assert [u["unit_id"] for u in only["items"]] == ["subcentre-s1"]
+    pool = platform.apps["assessment"].state.pool
+    assert await views.unit(pool, "subcentre-s1") == units[1]
+    assert await views.unit(pool, "office-s9") is None
+    assert await views.unit(pool, "s1") is None
 
 
 async def test_a_scheme_of_each_kind_is_drafted_approved_and_in_force(platform, government):
