@@ -245,7 +245,7 @@ async def draw_small_district(platform: Platform) -> None:
             "grid_id": f"{community}.g1", "community_id": community, "name_zh": "网格",
             "name_en": "Grid", "households": 350, "boundary": square, "illustrative": True,
         })
-    async with asyncio.timeout(45):
+    async with asyncio.timeout(120):  # five workers starting on a loaded 2-core machine
         if "intake" in platform.apps:
             territory = platform.apps["intake"].state.intake.territory
             while await territory.street_of("s1.c2") is None:
