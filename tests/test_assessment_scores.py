@@ -8,6 +8,7 @@ the contract's DDL and filled as their projections would.)"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -262,3 +263,33 @@ def test_the_subject_ids_of_a_return_visit_are_its_event_ids():
     assert facts(e) == (f"return_visit:{e.id}", "return_visit", "s1", date(2026, 11, 10),
                         {"satisfaction": 4})
     assert uuid.UUID(str(e.id))
+
+
+async def test_target_met_is_emitted_once_whatever_runs_the_check(pg_pool, schema, view):
+    from services.assessment.target_check import emit_met
+    from shared.follower import LogFollower
+    from shared.store import EventStore
+
+    await feed(pg_pool, schema, day_of_activity(Streams()))
+    store = EventStore(pg_pool, schema, "assessment")
+    await store.setup()
+    try:
+        now = datetime(2026, 11, 20, tzinfo=UTC)
+        # two checks at once, then one more (a restarted worker: its table not caught up)
+        first = await asyncio.gather(emit_met(view, store, now), emit_met(view, store, now))
+        again = await emit_met(view, store, now)
+        follower, stored = LogFollower(store), []
+        while not follower.caught_up:
+            stored.extend(await follower.poll())
+    finally:
+        await store.close()
+    met = [(e.data["unit_id"], e.data["indicator"], e.data["period"]) for e in stored]
+    assert sum(first) == len(met) and again == 0
+    assert len(met) == len(set(met))
+    # met in every period holding November: s2's closure 1/1 of 0.9, s1's 3 consultations...
+    assert {m for m in met if m[2] == "2026-11"} == {
+        ("office-s2", "case_closure_rate", "2026-11"),
+        ("office-s2", "applications_on_time", "2026-11"),
+        ("office-s1", "consultations_served", "2026-11"),
+        ("subcentre-s2", "investment_signed", "2026-11")}
+    assert {m[2] for m in met} == {"2026-11", "2026-Q4", "2026"}  # October: 99 of 1000

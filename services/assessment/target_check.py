@@ -34,9 +34,12 @@ async def open_periods(view: ScoreView, today: Any) -> list[Period]:
 
 async def check_targets(context: ReactionContext) -> int:
     """One tick: emit the TargetMet not emitted yet; returns how many it emitted."""
-    view = ScoreView(context.pool)
-    store: EventStore = context.repository.store
-    now = datetime.now(UTC)
+    return await emit_met(ScoreView(context.pool), context.repository.store,
+                          datetime.now(UTC))
+
+
+async def emit_met(view: ScoreView, store: EventStore, now: datetime) -> int:
+    """Append a TargetMet for each met indicator of the open periods not emitted yet."""
     emitted = 0
     for period in await open_periods(view, day_of(now)):
         known = {(r["unit_id"], r["indicator"]) for r in await view.pool.fetch(
