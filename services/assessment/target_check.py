@@ -32,10 +32,24 @@ async def open_periods(view: ScoreView, today: Any) -> list[Period]:
     return [Period.parse(code) for code in sorted(codes - closed)]
 
 
-async def check_targets(context: ReactionContext) -> int:
-    """One tick: emit the TargetMet not emitted yet; returns how many it emitted."""
-    return await emit_met(ScoreView(context.pool), context.repository.store,
-                          datetime.now(UTC))
+class TargetCheck:
+    """The periodic task: a tick does nothing unless the day changed or the read model moved
+    since this worker's last tick (the sum of its checkpoints: every fact, target, scheme and
+    close is committed with its stream's checkpoint, and versions only grow)."""
+
+    def __init__(self) -> None:
+        self.last: tuple[Any, ...] | None = None
+
+    async def run(self, context: ReactionContext) -> int:
+        view, now = ScoreView(context.pool), datetime.now(UTC)
+        moved = await context.pool.fetchval(
+            f"SELECT coalesce(sum(version), 0) FROM {view.schema}.checkpoints")
+        fingerprint = (day_of(now), moved)
+        if fingerprint == self.last:
+            return 0
+        emitted = await emit_met(view, context.repository.store, now)
+        self.last = fingerprint
+        return emitted
 
 
 async def emit_met(view: ScoreView, store: EventStore, now: datetime) -> int:
@@ -68,4 +82,4 @@ async def _emit(store: EventStore, unit: dict[str, Any], i: dict[str, Any], peri
     return 1
 
 
-TARGET_CHECK = Periodic("target_check", "target_check_seconds", check_targets)
+TARGET_CHECK = Periodic("target_check", "target_check_seconds", TargetCheck().run)
