@@ -17,7 +17,7 @@ partition as shared/relay.py does): a mix of consultations recorded (intake), ca
 
 Results: bench/results/scoring.json.
 
-    .venv/bin/python -m bench.scoring                  # 1000, 2500, 5000 /s for 10 s; 100k backlog
+    .venv/bin/python -m bench.scoring                  # 1000, 2500, 5000 /s for 10 s; 50k backlog
     .venv/bin/python -m bench.scoring --quick          # 500/s for 3 s; 5k backlog
 """
 
@@ -214,7 +214,11 @@ class Worker:
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(30)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:  # a worker busy draining may not stop in time
+                self.process.kill()
+                self.process.wait(10)
             self.process = None
 
 
@@ -293,7 +297,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rates", default="1000,2500,5000")
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--backlog", type=int, default=100_000)
+    parser.add_argument("--backlog", type=int, default=50_000)
     args = parser.parse_args()
     rates = [500.0] if args.quick else [float(r) for r in args.rates.split(",")]
     seconds = 3.0 if args.quick else args.seconds
