@@ -74,7 +74,8 @@ def token_issuer(settings: Settings, data_dir: Path, first_port: int) -> dict[st
 
 def _demo_flow_spec(env: dict[str, str], urls: dict[str, str]) -> ProcessSpec:
     argv = [sys.executable, "-m", "deploy.cli", "demo", "--grid", urls["grid"],
-            "--intake", urls["intake"], "--accounts", urls["accounts"]]
+            "--intake", urls["intake"], "--accounts", urls["accounts"],
+            "--assessment", urls["assessment"]]
     return ProcessSpec("demo-flow", argv, env)
 
 
