@@ -335,3 +335,40 @@ def restart_worker(platform) -> None:
 def platform_env(platform) -> dict[str, str]:
     return platform.env
 
+
+
+async def test_bad_reads_are_refused_with_the_field_at_fault(platform):
+    gov = platform.as_("assessment", "district_government", user="gov")
+    for path, params, status, field in (
+            ("/rankings", {"period": "2026-13"}, 422, "period"),
+            ("/units/office-s1/scores", {"period": "26-11"}, 422, "period"),
+            ("/units/mayor-s1/scores", {"period": month()}, 422, "unit_id"),
+            ("/units/office-s9/scores", {"period": month()}, 404, "unit_id"),
+            ("/units/office-s1/indicators/happiness/explanation", {"period": month()}, 422,
+             "indicator")):
+        response = await gov.get(path, params=params)
+        assert response.status_code == status, response.text
+        assert response.json()["error"]["fields"][0]["field"] == field
+
+
+async def test_a_closed_period_is_frozen_and_late_events_show_as_adjustments(platform):
+    gov = platform.as_("assessment", "district_government", user="gov")
+    before = (await gov.get("/rankings", params={"period": month()})).json()
+    closed = await gov.post(f"/periods/{month()}/close")
+    assert closed.status_code == 200, closed.text
+    assert (await gov.post(f"/periods/{month()}/close")).status_code == 409
+    assert (await gov.post("/periods/2026-Q5/close")).status_code == 422
+    frozen = await platform.eventually("assessment", "/rankings", lambda r: r["closed"],
+                                       period=month())
+    assert served(frozen) == served(before)
+    staff = platform.as_("assessment", "investment_staff:s1", user="sub-1")
+    late = await staff.post("/visits", json={"street_id": "s1", "enterprise": "迟到的企业",
+                                             "purpose": "回访", "visited_on": today()})
+    assert late.status_code == 201, late.text
+    path = "/units/subcentre-s1/indicators/enterprises_served/explanation"
+    explained = await platform.eventually(
+        "assessment", path, lambda e: e["adjustments"]["events"]["total"] == 1, period=month())
+    assert explained["value"] == served(before)["subcentre-s1"][1]["enterprises_served"][0]
+    assert explained["adjustments"]["live"]["value"] == explained["value"] + 1
+    assert served((await gov.get("/rankings", params={"period": month()})).json()) == \
+        served(before)
