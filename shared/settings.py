@@ -68,6 +68,8 @@ class Settings(BaseSettings):
                                                 "must be to be suggested as a duplicate")
     # Workers mark what is past its deadline (cases, orders to rectify) overdue this often (s).
     overdue_check_seconds: float = Field(60.0, gt=0, alias="JIEDAO_OVERDUE_CHECK_SECONDS")
+    # How often the assessment worker looks for indicators that reached their targets.
+    target_check_seconds: float = Field(1.0, gt=0, alias="JIEDAO_TARGET_CHECK_SECONDS")
     holidays: str = Field("", alias="JIEDAO_HOLIDAYS",
                           description="comma-separated ISO dates that are not working days")
 

@@ -77,6 +77,7 @@ class Platform:
         self.clients: dict[str, httpx.AsyncClient] = {}
         self.apps: dict[str, Any] = {}
         self.workers: list[subprocess.Popen] = []
+        self.env: dict[str, str] = {}  # the settings its processes run with
 
     def __getitem__(self, service: str) -> httpx.AsyncClient:
         """The service's client, signed in as no one."""
@@ -143,6 +144,7 @@ async def running(names: list[str], database_url: str, kafka_bootstrap: str,
         **(env or {}),
     }
     platform = Platform(Settings(**env))
+    platform.env = env
     known = services()
     async with AsyncExitStack() as stack:
         for name in names:

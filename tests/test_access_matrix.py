@@ -424,6 +424,23 @@ def violations_of_s1(grant: str, page: dict[str, Any]) -> bool:
 def violation_clear_for_its_officers(grant: str, violation: dict[str, Any]) -> bool:
     return (violation["offender_id_number"] == ID_NUMBER) == (grant == OFFICER)
 
+
+SCORE_READERS = {"district_government": 200, "auditor": 200, "street_office_staff:s1": 200,
+                 "street_office_staff:s2": 200, "investment_staff:s1": 200,
+                 "investment_staff:sc1": 200}
+
+
+def events_of_its_own_street(grant: str, explanation: dict[str, Any]) -> bool:
+    """District roles and the unit's own street see its events; other streets' staff not."""
+    own = grant in ("district_government", "auditor", "street_office_staff:s1",
+                    "investment_staff:s1")
+    return explanation["events_hidden"] == (not own)
+
+
+async def fresh_period_close(ctx: Ctx) -> tuple[str, dict[str, Any] | None]:
+    return f"/periods/{2100 + next(ctx.made)}/close", None
+
+
 CASE_KEEPERS = {"grid_member:s1.c1.g1": 200, "grid_manager:s1.c1.g1": 200, CLERK: 200,
                 STAFF: 200, "street_office_staff:s1": 200, "district_government": 200,
                 "auditor": 200}
@@ -714,6 +731,18 @@ SCOPED: list[Case] = [
            {**STREET_READERS, **dict.fromkeys(ENFORCERS_ELSEWHERE, 200)},
            shows_only_its_scope=violations_of_s1)
       for path in ("/hotspots", "/indicators", "/repeat-offenders")],
+    # assessment scores: published inside the district; a unit's events for its own street
+    Case("assessment", "GET", "/rankings", at("/rankings?period=2026-11"),
+         {**SCORE_READERS, "district_department:civil_affairs": 200}),
+    *[Case("assessment", "GET", template, at(path), SCORE_READERS)
+      for template, path in (("/units/{unit_id}/scores", "/units/office-s1/scores?period=2026"),
+                             ("/scores/export", "/scores/export?period=2026-Q4"),
+                             ("/targets-met", "/targets-met?period=2026-11"))],
+    Case("assessment", "GET", "/units/{unit_id}/indicators/{indicator}/explanation",
+         at("/units/office-s1/indicators/case_closure_rate/explanation?period=2026-11"),
+         SCORE_READERS, shows_only_its_scope=events_of_its_own_street),
+    Case("assessment", "POST", "/periods/{period}/close",
+         fresh_period_close, {"district_government": 200}),
     # assessment: the district government's schemes and targets; the sub-centres' records
     Case("assessment", "POST", "/schemes", at("/schemes", SCHEME), {GOVERNMENT: 201}),
     Case("assessment", "POST", "/schemes/{scheme_id}/approve", on_scheme("/approve"),
