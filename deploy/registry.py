@@ -12,6 +12,7 @@ SERVICES = (
     "intake",
     "accounts",
     "enforcement",
+    "assessment",
 )
 
 API_BASE_PORT = 8100  # the first service's; each next one's is one more

@@ -1,0 +1,43 @@
+"""The assessment service (目标考核), declared: schemes of two kinds that never mix, targets per
+unit, indicator and period, the sub-centres' economic results, its read model, and its copy
+of the territory (the units: each street's office and sub-centre) learnt from the grid.
+
+The scorer and the dashboard add their routers, read models and tasks to these lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from services.assessment import api, read_api
+from services.assessment.events import registry
+from services.assessment.handlers import make_assessment
+from services.assessment.projections import AssessmentProjection
+from services.assessment.schema import SCHEMA
+from services.assessment.views import AssessmentView
+from shared.service import ServiceSpec
+from shared.settings import Settings
+from shared.territory import TerritoryReplica
+
+
+def _attach(state: Any, pool: asyncpg.Pool, settings: Settings) -> None:
+    state.assessment = make_assessment(state.repository, pool, settings)
+    state.assessment_view = AssessmentView(pool)
+
+
+SPEC = ServiceSpec(
+    name="assessment",
+    title="jiedao assessment service (目标考核: street offices and investment sub-centres)",
+    registry=registry,
+    routers=[api.router, read_api.router],
+    projections=[AssessmentProjection()],
+    consumes={"grid": [TerritoryReplica(SCHEMA)]},
+    handler=make_assessment,
+    domain=["services.assessment.events", "services.assessment.indicators",
+            "services.assessment.periods", "services.assessment.units",
+            "services.assessment.scoring", "services.assessment.commands",
+            "services.assessment.schemes", "services.assessment.targets",
+            "services.assessment.economy"],
+    attach=_attach,
+)

@@ -1,0 +1,3 @@
+"""The assessment service's read-model schema (its event store's schema is `assessment`)."""
+
+SCHEMA = "assessment_view"
