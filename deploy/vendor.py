@@ -8,9 +8,9 @@ its sha512 checked against the pin, into a git-ignored folder. No node or npm is
 from __future__ import annotations
 
 import base64
-import os
 import hashlib
 import io
+import os
 import sys
 import tarfile
 import urllib.request

@@ -10,11 +10,13 @@ from typing import Any
 
 import asyncpg
 
-from services.assessment import api, read_api
+from services.assessment import api, dashboard, read_api, score_api
 from services.assessment.events import registry
 from services.assessment.handlers import make_assessment
 from services.assessment.projections import AssessmentProjection
 from services.assessment.schema import SCHEMA
+from services.assessment.score_view import ScoreView
+from services.assessment.scorer import ScoreFacts
 from services.assessment.views import AssessmentView
 from shared.service import ServiceSpec
 from shared.settings import Settings
@@ -24,15 +26,17 @@ from shared.territory import TerritoryReplica
 def _attach(state: Any, pool: asyncpg.Pool, settings: Settings) -> None:
     state.assessment = make_assessment(state.repository, pool, settings)
     state.assessment_view = AssessmentView(pool)
+    state.score_view = ScoreView(pool)
 
 
 SPEC = ServiceSpec(
     name="assessment",
     title="jiedao assessment service (目标考核: street offices and investment sub-centres)",
     registry=registry,
-    routers=[api.router, read_api.router],
-    projections=[AssessmentProjection()],
-    consumes={"grid": [TerritoryReplica(SCHEMA)]},
+    routers=[api.router, read_api.router, score_api.router, dashboard.router],
+    projections=[AssessmentProjection(), ScoreFacts("assessment")],
+    consumes={"grid": [TerritoryReplica(SCHEMA), ScoreFacts("grid")],
+              "intake": [ScoreFacts("intake")], "enforcement": [ScoreFacts("enforcement")]},
     handler=make_assessment,
     domain=["services.assessment.events", "services.assessment.indicators",
             "services.assessment.periods", "services.assessment.units",

@@ -59,7 +59,8 @@ def page_policy(settings: Settings) -> str:
 async def dashboard(_: Anyone, request: Request) -> HTMLResponse:
     """The dashboard page (sign in on it; `?lang=en` for English only)."""
     html = (STATIC / "dashboard.html").read_text(encoding="utf-8")
-    return HTMLResponse(html, headers={"Content-Security-Policy": page_policy(settings_of(request))})
+    policy = page_policy(settings_of(request))
+    return HTMLResponse(html, headers={"Content-Security-Policy": policy})
 
 
 @router.get("/config.json")

@@ -55,7 +55,7 @@ async function loadExplanation() {
 }
 
 async function loadCasePipeline() {
-  const streets = (await api.get("grid", "/streets")).items;
+  const streets = (await api.get("grid", "/territory/streets")).items;
   const counts = {};
   for (const street of streets) {
     const overview = await api.get("grid", `/streets/${encodeURIComponent(street.street_id)}/overview`);

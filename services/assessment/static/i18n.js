@@ -35,6 +35,7 @@ const TEXT = {
   numerator: ["分子", "Numerator"],
   denominator: ["分母", "Denominator"],
   events: ["依据事件", "Events behind it"],
+  events_hidden: ["仅本街道及区级可查看事件明细", "Events shown to the unit's own street and district roles only"],
   event_type: ["事件类型", "Type"],
   time: ["时间", "Time"],
   stream: ["事件流", "Stream"],

@@ -105,8 +105,8 @@ const views = {
     const chart = chartIn("chart-unit");
     if (!chart) return;
     chart.setOption({
-      grid: { left: 8, right: 8, top: 28, bottom: 8, containLabel: true },
-      legend: { data: [text("score"), text("weight")] },
+      grid: { left: 8, right: 8, top: 32, bottom: 8, containLabel: true },
+      legend: { data: [text("score"), text("weight")], top: 0, right: 0 },
       tooltip: { trigger: "axis" },
       xAxis: { type: "category", data: indicators.map(named), axisLabel: { interval: 0, rotate: 20 } },
       yAxis: { type: "value" },
@@ -144,10 +144,12 @@ const views = {
     add("rule", typeof found.rule === "object" ? JSON.stringify(found.rule) : (found.rule ?? ""));
     add("weight", fmt(found.weight ?? item.weight));
     add("score", fmt(found.score ?? item.score));
-    if (found.closed_at || found.frozen) add("frozen", found.closed_at || text("yes"));
-    const events = found.events || found.items || [];
+    if (found.closed) add("frozen", (found.closed_at || "").replace("T", " ").slice(0, 19));
+    if (found.adjustments && found.adjustments.live) add("adjustments", `${text("value")} ${fmt(found.adjustments.live.value, item.unit)}, ${text("score")} ${fmt(found.adjustments.live.score)}`);
+    const events = (found.events && found.events.items) || [];
     const body = header(document.getElementById("explanation-events"), ["event_type", "time", "stream"]);
-    if (!events.length) emptyRow(body, 3);
+    if (found.events_hidden) emptyRow(body, 3, "events_hidden");
+    else if (!events.length) emptyRow(body, 3);
     for (const e of events) {
       const row = body.insertRow();
       row.dataset.event = e.event_id;
@@ -155,7 +157,7 @@ const views = {
       cell(row, (e.time || "").replace("T", " ").slice(0, 19));
       cell(row, e.stream || e.stream_id || "");
     }
-    for (const a of found.adjustments || []) {
+    for (const a of (found.adjustments && found.adjustments.events && found.adjustments.events.items) || []) {
       const row = body.insertRow();
       cell(row, `${text("adjustments")}: ${a.type}`);
       cell(row, (a.time || "").replace("T", " ").slice(0, 19));
