@@ -110,6 +110,18 @@ async def ready(platform) -> None:
             "source": "complaint", "category": "problem.public_utilities",
             "description": description, "location": {"lon": lon, "lat": 30.605}})
         assert filed.status_code == 201, filed.text
+    officer = platform.as_("enforcement", "enforcement_officer:s1", user="officer-1")
+    recorded = await officer.post("/violations", json={
+        "street_id": "s1", "type": "ps.noise_nuisance", "source": "patrol",
+        "location": {"lon": 104.105, "lat": 30.605}, "address": "测试路1号",
+        "evidence": ["photos/1.jpg"], "offender": {"kind": "person", "name": "张三",
+                                                   "id_number": "510108198001010000"}})
+    assert recorded.status_code == 201, recorded.text
+    subcentre = platform.as_("assessment", "investment_staff:s1", user="inv-1")
+    signed = await subcentre.post("/projects", json={
+        "street_id": "s1", "name": "智能制造产业园 smart manufacturing park",
+        "investor": "成华智造科技有限公司", "amount_wan": 3200, "signed_on": today()})
+    assert signed.status_code == 201, signed.text
     await visit(platform, "招商走访 first visit")
     await platform.eventually("assessment", "/rankings", lambda p: len(p["street_office"]) == 1
                               and p["investment_subcentre"][0]["total"] > 0,
@@ -134,6 +146,7 @@ async def visit(platform, purpose: str) -> None:
 
 async def signed_in(page: Page, base: str, lang: str = "") -> None:
     await page.goto(f"{base}/dashboard{lang}")
+    await page.wait_for_selector("body[data-ready=true] #sign-in-form")
     await page.fill("input[name=username]", "sun.auditor")
     await page.fill("input[name=password]", PASSWORD)
     await page.click("#sign-in-form button[type=submit]")
@@ -155,7 +168,7 @@ async def test_the_dashboard_signs_in_updates_live_and_explains_in_zh_and_en(liv
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("pageerror", lambda e: errors.append(f"{e}: {e.stack}"))
             await signed_in(page, urls["assessment"])
             assert "街道办事处排名" in await page.inner_text("section[data-kind=street_office] h2")
             assert "Street office ranking" in await page.inner_text(

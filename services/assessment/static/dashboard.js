@@ -158,26 +158,31 @@ function loadCharts() {
   });
 }
 
+async function signIn(event) {
+  event.preventDefault();  // never a native submit: it would put the password in the URL
+  const form = event.target;
+  const error = document.getElementById("sign-in-error");
+  error.textContent = "";
+  try {
+    await started;
+    showBoard(await api.signIn(form.username.value, form.password.value));
+  } catch (failure) {
+    error.textContent = failure.message;
+  }
+}
+
 async function start() {
+  document.getElementById("sign-in-form").addEventListener("submit", signIn);
   translatePage();
   document.getElementById("period").value = thisMonth();
   await api.load();
   await loadCharts();
   document.getElementById("period").addEventListener("change", () => { state.item = null; refresh(); });
   document.getElementById("sign-out").addEventListener("click", () => { api.signOut(); location.reload(); });
-  document.getElementById("sign-in-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const form = event.target;
-    const error = document.getElementById("sign-in-error");
-    error.textContent = "";
-    try {
-      showBoard(await api.signIn(form.username.value, form.password.value));
-    } catch (failure) {
-      error.textContent = failure.message;
-    }
-  });
+  document.body.dataset.ready = "true";
   const who = api.who();
   if (who) showBoard(who); else showSignIn();
 }
 
-document.addEventListener("DOMContentLoaded", start);
+let started = null;
+document.addEventListener("DOMContentLoaded", () => { started = start(); });

@@ -48,6 +48,17 @@ function fmt(value, unit) {
   return Number.isInteger(n) ? String(n) : n.toFixed(2);
 }
 
+// A scoring rule in words: linear from its floor to the target, or its threshold steps.
+function ruleText(rule, unit) {
+  if (!rule) return "—";
+  if (rule.kind === "linear") {
+    return LANG === "en" ? `linear: 0 points at ${fmt(rule.floor ?? 0, unit)}, full weight at the target`
+      : `线性：${fmt(rule.floor ?? 0, unit)} 得 0 分，达到目标得满分（linear from ${fmt(rule.floor ?? 0, unit)} to the target）`;
+  }
+  const steps = (rule.steps || []).map(([at, share]) => `${fmt(at, unit)} → ${Math.round(share * 100)}%`).join(", ");
+  return LANG === "en" ? `thresholds: ${steps}` : `阶梯：${steps}（thresholds）`;
+}
+
 const views = {
   noAccess(tableId, span) {
     const table = document.getElementById(tableId);
@@ -141,7 +152,7 @@ const views = {
     if (found.denominator !== undefined && found.denominator !== null) add("denominator", fmt(found.denominator));
     const zh = found.formula_zh || formula.zh || "", en = found.formula_en || formula.en || "";
     add("formula", LANG === "en" ? en : `${zh}（${en}）`);
-    add("rule", typeof found.rule === "object" ? JSON.stringify(found.rule) : (found.rule ?? ""));
+    add("rule", ruleText(found.rule, item.unit));
     add("weight", fmt(found.weight ?? item.weight));
     add("score", fmt(found.score ?? item.score));
     if (found.closed) add("frozen", (found.closed_at || "").replace("T", " ").slice(0, 19));
