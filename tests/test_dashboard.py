@@ -20,6 +20,7 @@ import pytest
 from deploy import vendor
 from deploy.embedded import ensure_database
 from deploy.registry import api_url
+from deploy.up import dashboard_env
 from services.assessment.app import SPEC
 from services.assessment.schema import SCHEMA
 from shared.projection import projected_channel
@@ -138,3 +139,13 @@ def test_the_default_service_urls_are_the_ports_jiedao_up_gives():
     urls = Settings(JIEDAO_PUBLIC_URLS=DEVELOPMENT_URLS).service_urls()
     assert urls == {name: api_url(name) for name in urls}
     assert set(urls) >= {"grid", "accounts", "enforcement", "assessment"}
+
+
+def test_jiedao_up_lets_the_dashboard_page_call_the_apis_on_the_ports_it_gives():
+    docs = "http://127.0.0.1:9000,http://127.0.0.1:9004"
+    env = dashboard_env(Settings(), {"JIEDAO_CORS_ORIGINS": docs}, 9000)
+    assert env["JIEDAO_CORS_ORIGINS"].split(",") == [
+        "http://127.0.0.1:9000", "http://127.0.0.1:9004", "http://localhost:9004"]
+    urls = Settings(JIEDAO_PUBLIC_URLS=env["JIEDAO_PUBLIC_URLS"]).service_urls()
+    assert urls["assessment"] == "http://127.0.0.1:9004"
+    assert urls["accounts"] == "http://127.0.0.1:9002"
