@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     flow.add_argument("--grid", default=registry.api_url("grid"))
     flow.add_argument("--intake", default=registry.api_url("intake"))
     flow.add_argument("--accounts", default=registry.api_url("accounts"))
+    flow.add_argument("--assessment", default=registry.api_url("assessment"))
     flow.add_argument("--every", type=float, default=1.0, help="seconds between filings")
     args, extra = parser.parse_known_args(argv)
     if args.command == "test":
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
         from shared.settings import get_settings
 
         asyncio.run(keep_flowing(args.grid, args.intake, args.accounts,
-                                 get_settings().data_dir, every=args.every))
+                                 get_settings().data_dir, assessment_url=args.assessment,
+                                 every=args.every))
         return
     if args.command == "accounts":
         sys.exit(create_admin(args.username))

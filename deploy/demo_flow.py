@@ -1,7 +1,9 @@
 """Demo traffic for `jiedao up`: residents keep filing at the community service stations of
 猛追湾街道, and its public service centre keeps working their queues; residents report street
-problems that the grid's back desk works to closure (deploy/demo_backdesk.py); so every read
-model has something happening. Everyone acts signed in as a demo user (deploy/demo_users.py)."""
+problems that the grid's back desk works to closure (deploy/demo_backdesk.py); the district's
+assessment has its schemes and targets, and 猛追湾街道's investment sub-centre records projects
+and enterprise visits (deploy/demo_assessment.py); so every read model has something
+happening. Everyone acts signed in as a demo user (deploy/demo_users.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 import httpx
 from shapely.geometry import shape
 
+from deploy.demo_assessment import SubCentre
 from deploy.demo_backdesk import BackDesk
 from deploy.demo_users import STREET, Accounts, people_with_passwords
 
@@ -91,12 +94,13 @@ class Station:
 
 
 async def keep_flowing(grid_url: str, intake_url: str, accounts_url: str, data_dir: Path, *,
-                       every: float = 1.0) -> None:
+                       assessment_url: str, every: float = 1.0) -> None:
     rng = random.Random(2012)
     users = people_with_passwords(data_dir)
     async with httpx.AsyncClient(base_url=grid_url, timeout=30) as grid, \
             httpx.AsyncClient(base_url=intake_url, timeout=30) as intake, \
-            httpx.AsyncClient(base_url=accounts_url, timeout=30) as accounts_client:
+            httpx.AsyncClient(base_url=accounts_url, timeout=30) as accounts_client, \
+            httpx.AsyncClient(base_url=assessment_url, timeout=30) as assessment:
         accounts = Accounts(accounts_client, users)
         staff = await accounts.sign_in(f"street_service_staff:{STREET}")
         places = await _places(grid, staff)
@@ -106,6 +110,8 @@ async def keep_flowing(grid_url: str, intake_url: str, accounts_url: str, data_d
               f"as {STREET} street service centre staff", flush=True)
         station = Station(intake, rng, staff)
         back_desk = BackDesk(grid, intake, accounts, rng)
+        sub_centre = SubCentre(assessment, accounts, rng)
+        await sub_centre.setup()
         while True:
             if rng.random() < 0.05:  # tokens last minutes: sign in afresh now and then
                 accounts.tokens.clear()
@@ -113,6 +119,7 @@ async def keep_flowing(grid_url: str, intake_url: str, accounts_url: str, data_d
             try:
                 await _one_round(station, rng.choice(places), rng.choice(matters))
                 await back_desk.round()
+                await sub_centre.round()
             except (httpx.HTTPError, ValueError, KeyError) as exc:  # e.g. an API restarting
                 print(f"demo: {type(exc).__name__}: {exc}; carrying on", flush=True)
             await asyncio.sleep(every)

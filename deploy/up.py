@@ -88,7 +88,8 @@ def dashboard_env(settings: Settings, issuer: dict[str, str], first_port: int
 
 def _demo_flow_spec(env: dict[str, str], urls: dict[str, str]) -> ProcessSpec:
     argv = [sys.executable, "-m", "deploy.cli", "demo", "--grid", urls["grid"],
-            "--intake", urls["intake"], "--accounts", urls["accounts"]]
+            "--intake", urls["intake"], "--accounts", urls["accounts"],
+            "--assessment", urls["assessment"]]
     return ProcessSpec("demo-flow", argv, env)
 
 

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
                              description="the services' public base URLs the dashboard calls")
     vendor_dir: Path = Field(ROOT / ".cache" / "vendor", alias="JIEDAO_VENDOR_DIR",
                              description="browser code fetched at set-up (deploy/vendor.py)")
+    # How often the assessment worker looks for indicators that reached their targets.
+    target_check_seconds: float = Field(1.0, gt=0, alias="JIEDAO_TARGET_CHECK_SECONDS")
     holidays: str = Field("", alias="JIEDAO_HOLIDAYS",
                           description="comma-separated ISO dates that are not working days")
 

@@ -77,6 +77,7 @@ class Platform:
         self.clients: dict[str, httpx.AsyncClient] = {}
         self.apps: dict[str, Any] = {}
         self.workers: list[subprocess.Popen] = []
+        self.env: dict[str, str] = {}  # the settings its processes run with
 
     def __getitem__(self, service: str) -> httpx.AsyncClient:
         """The service's client, signed in as no one."""
@@ -143,6 +144,7 @@ async def running(names: list[str], database_url: str, kafka_bootstrap: str,
         **(env or {}),
     }
     platform = Platform(Settings(**env))
+    platform.env = env
     known = services()
     async with AsyncExitStack() as stack:
         for name in names:
@@ -232,8 +234,8 @@ def proposal(code: str, level: str = "community", **terms: Any) -> dict:
 
 async def draw_small_district(platform: Platform) -> None:
     """Street s1 with communities s1.c1 (SQUARE) and s1.c2 (OTHER_SQUARE), one grid each,
-    drawn through the grid service; returns once intake and enforcement (those running) have
-    learnt them from Kafka."""
+    drawn through the grid service; returns once intake, enforcement and assessment (those
+    running) have learnt them from Kafka."""
     grid = platform.as_("grid", "civil_affairs")
     await grid.post("/streets", json={"street_id": "s1", "name_zh": "测试街道",
                                       "name_en": "Test", "kind": "urban", "sourced": False})
@@ -254,6 +256,10 @@ async def draw_small_district(platform: Platform) -> None:
             replica = platform.apps["enforcement"].state.enforcement.territory
             while await replica.locate(104.115, 30.605) is None \
                     or not await replica.has_street("s1"):
+                await asyncio.sleep(0.2)
+        if "assessment" in platform.apps:
+            units = platform.apps["assessment"].state.assessment.territory
+            while not await units.has_street("s1"):
                 await asyncio.sleep(0.2)
 
 

@@ -17,6 +17,7 @@ import itertools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pytest
@@ -423,6 +424,23 @@ def violations_of_s1(grant: str, page: dict[str, Any]) -> bool:
 def violation_clear_for_its_officers(grant: str, violation: dict[str, Any]) -> bool:
     return (violation["offender_id_number"] == ID_NUMBER) == (grant == OFFICER)
 
+
+SCORE_READERS = {"district_government": 200, "auditor": 200, "street_office_staff:s1": 200,
+                 "street_office_staff:s2": 200, "investment_staff:s1": 200,
+                 "investment_staff:sc1": 200}
+
+
+def events_of_its_own_street(grant: str, explanation: dict[str, Any]) -> bool:
+    """District roles and the unit's own street see its events; other streets' staff not."""
+    own = grant in ("district_government", "auditor", "street_office_staff:s1",
+                    "investment_staff:s1")
+    return explanation["events_hidden"] == (not own)
+
+
+async def fresh_period_close(ctx: Ctx) -> tuple[str, dict[str, Any] | None]:
+    return f"/periods/{2100 + next(ctx.made)}/close", None
+
+
 CASE_KEEPERS = {"grid_member:s1.c1.g1": 200, "grid_manager:s1.c1.g1": 200, CLERK: 200,
                 STAFF: 200, "street_office_staff:s1": 200, "district_government": 200,
                 "auditor": 200}
@@ -456,6 +474,57 @@ def square(lon: float) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [[[lon, 30.7], [lon + 0.001, 30.7],
                                                 [lon + 0.001, 30.701], [lon, 30.701],
                                                 [lon, 30.7]]]}
+
+
+GOVERNMENT, INVESTMENT, INVESTMENT_ELSEWHERE = ("district_government", "investment_staff:s1",
+                                              "investment_staff:s2")
+TODAY = str(date.today())  # the machine's (UTC) day is never after the district's
+SCHEME = {"kind": "street_office", "name_zh": "考核方案", "name_en": "Scheme", "indicators": [
+    {"indicator": "case_closure_rate", "weight": 100, "rule": {"kind": "linear", "floor": 0.5},
+     "default_target": 0.9}]}
+PROJECT = {"street_id": "s1", "name": "产业园", "investor": "某公司", "amount_wan": 1000,
+           "signed_on": TODAY}
+VISIT = {"street_id": "s1", "enterprise": "某公司", "purpose": "走访", "visited_on": TODAY}
+ASSESSMENT_READERS = {GOVERNMENT: 200, "district_department:civil_affairs": 200, OFFICE: 200,
+                      INVESTMENT: 200, "auditor": 200}
+RECORD_READERS = {GOVERNMENT: 200, OFFICE: 200, INVESTMENT: 200, "auditor": 200}
+RECORD_READERS_ELSEWHERE = [OFFICE_ELSEWHERE, INVESTMENT_ELSEWHERE]
+
+
+def on_scheme(step: str) -> Request:
+    """A scheme freshly drafted by the district government."""
+    async def request(ctx: Ctx) -> tuple[str, dict[str, Any] | None]:
+        drafted = await ctx.call("assessment", GOVERNMENT, "POST", "/schemes", SCHEME)
+        return f"/schemes/{drafted['scheme_id']}{step}", None
+    return request
+
+
+def on_project(step: str, state: str, body: dict[str, Any] | None = None) -> Request:
+    """A project of street s1 signed by its sub-centre (and started, for `started`)."""
+    async def request(ctx: Ctx) -> tuple[str, dict[str, Any] | None]:
+        signed = await ctx.call("assessment", INVESTMENT, "POST", "/projects", PROJECT)
+        project = signed["project_id"]
+        if state == "started":
+            await ctx.call("assessment", INVESTMENT, "POST", f"/projects/{project}/start",
+                           {"started_on": TODAY})
+        return f"/projects/{project}{step}", body
+    return request
+
+
+def after_records(path: str) -> Request:
+    """`path` once street s1's sub-centre has a project and a visit in the read model."""
+    async def request(ctx: Ctx) -> tuple[str, dict[str, Any] | None]:
+        project = await ctx.call("assessment", INVESTMENT, "POST", "/projects", PROJECT)
+        visit = await ctx.call("assessment", INVESTMENT, "POST", "/visits", VISIT)
+        tokens = [project["consistency_token"], visit["consistency_token"]]
+        return f"{path}?after={tokens[0]}&after={tokens[1]}", None
+    return request
+
+
+def records_of_the_grant_s_street(grant: str, page: dict[str, Any]) -> bool:
+    """A list holds only the grant's street (everything for district-wide grants)."""
+    street = grant.partition(":")[2] or None
+    return street is None or all(i["street_id"] == street for i in page["items"])
 
 
 SCOPED: list[Case] = [
@@ -662,6 +731,45 @@ SCOPED: list[Case] = [
            {**STREET_READERS, **dict.fromkeys(ENFORCERS_ELSEWHERE, 200)},
            shows_only_its_scope=violations_of_s1)
       for path in ("/hotspots", "/indicators", "/repeat-offenders")],
+    # assessment scores: published inside the district; a unit's events for its own street
+    Case("assessment", "GET", "/rankings", at("/rankings?period=2026-11"),
+         {**SCORE_READERS, "district_department:civil_affairs": 200}),
+    *[Case("assessment", "GET", template, at(path), SCORE_READERS)
+      for template, path in (("/units/{unit_id}/scores", "/units/office-s1/scores?period=2026"),
+                             ("/scores/export", "/scores/export?period=2026-Q4"),
+                             ("/targets-met", "/targets-met?period=2026-11"))],
+    Case("assessment", "GET", "/units/{unit_id}/indicators/{indicator}/explanation",
+         at("/units/office-s1/indicators/case_closure_rate/explanation?period=2026-11"),
+         SCORE_READERS, shows_only_its_scope=events_of_its_own_street),
+    Case("assessment", "POST", "/periods/{period}/close",
+         fresh_period_close, {"district_government": 200}),
+    # assessment: the district government's schemes and targets; the sub-centres' records
+    Case("assessment", "POST", "/schemes", at("/schemes", SCHEME), {GOVERNMENT: 201}),
+    Case("assessment", "POST", "/schemes/{scheme_id}/approve", on_scheme("/approve"),
+         {GOVERNMENT: 200}),
+    Case("assessment", "PUT", "/units/{unit_id}/targets/{indicator}/{period}",
+         at("/units/office-s1/targets/case_closure_rate/2026-11", {"target": 0.9}),
+         {GOVERNMENT: 200}),
+    Case("assessment", "POST", "/projects", at("/projects", PROJECT), {INVESTMENT: 201},
+         [INVESTMENT_ELSEWHERE]),
+    Case("assessment", "POST", "/projects/{project_id}/start",
+         on_project("/start", "signed", {"started_on": TODAY}), {INVESTMENT: 200},
+         [INVESTMENT_ELSEWHERE]),
+    Case("assessment", "POST", "/projects/{project_id}/complete",
+         on_project("/complete", "started", {"fixed_asset_investment_wan": 500,
+                                             "completed_on": TODAY}),
+         {INVESTMENT: 200}, [INVESTMENT_ELSEWHERE]),
+    Case("assessment", "POST", "/visits", at("/visits", VISIT), {INVESTMENT: 201},
+         [INVESTMENT_ELSEWHERE]),
+    *[Case("assessment", "GET", path, at(path), ASSESSMENT_READERS)
+      for path in ("/schemes", "/targets", "/units")],
+    Case("assessment", "GET", "/schemes/{scheme_id}", on_scheme(""), ASSESSMENT_READERS),
+    *[Case("assessment", "GET", path, after_records(path),
+           {**RECORD_READERS, **dict.fromkeys(RECORD_READERS_ELSEWHERE, 200)},
+           shows_only_its_scope=records_of_the_grant_s_street)
+      for path in ("/projects", "/visits")],
+    Case("assessment", "GET", "/projects/{project_id}", on_project("", "signed"),
+         RECORD_READERS, RECORD_READERS_ELSEWHERE),
     *[Case(name, "GET", "/operations/deadletters", at("/operations/deadletters"),
            {"administrator": 200, "auditor": 200}) for name in services()],
 ]

@@ -42,7 +42,7 @@ CONFIG = {
 GRANTS = ("civil_affairs", "district_government", "auditor", "administrator",
           "district_department:civil_affairs", "district_department:legal_affairs",
           "front_desk_clerk:s1.c1", "front_desk_clerk:s1.c2", "street_service_staff:s1",
-          "street_office_staff:s1", "resident")
+          "street_office_staff:s1", "investment_staff:s1", "resident")
 
 
 def run(app) -> tuple[list[str], Counter[str]]:

@@ -10,13 +10,14 @@ from typing import Any
 
 import asyncpg
 
-from services.assessment import api, dashboard, read_api, score_api
+from services.assessment import api, dashboard, periods_api, read_api, score_api
 from services.assessment.events import registry
 from services.assessment.handlers import make_assessment
 from services.assessment.projections import AssessmentProjection
 from services.assessment.schema import SCHEMA
 from services.assessment.score_view import ScoreView
 from services.assessment.scorer import ScoreFacts
+from services.assessment.target_check import TARGET_CHECK
 from services.assessment.views import AssessmentView
 from shared.service import ServiceSpec
 from shared.settings import Settings
@@ -33,15 +34,18 @@ SPEC = ServiceSpec(
     name="assessment",
     title="jiedao assessment service (目标考核: street offices and investment sub-centres)",
     registry=registry,
-    routers=[api.router, read_api.router, score_api.router, dashboard.router],
+    routers=[api.router, read_api.router, score_api.router, periods_api.router,
+             dashboard.router],
     projections=[AssessmentProjection(), ScoreFacts("assessment")],
     consumes={"grid": [TerritoryReplica(SCHEMA), ScoreFacts("grid")],
               "intake": [ScoreFacts("intake")], "enforcement": [ScoreFacts("enforcement")]},
+    periodic=[TARGET_CHECK],
     handler=make_assessment,
     domain=["services.assessment.events", "services.assessment.indicators",
             "services.assessment.periods", "services.assessment.units",
             "services.assessment.scoring", "services.assessment.commands",
             "services.assessment.schemes", "services.assessment.targets",
-            "services.assessment.economy"],
+            "services.assessment.economy", "services.assessment.measures",
+            "services.assessment.ranking", "services.assessment.closing"],
     attach=_attach,
 )

@@ -23,10 +23,11 @@ from shared.errors import DomainError, NotFound, WrongOrder
 from shared.events import DomainEvent
 
 WEIGHT_TOTAL, WEIGHT_TOLERANCE = 100.0, 0.01
-KIND_NAMES = {"street_office": "a street office scheme (街道办事处)",
-              "investment_subcentre": "an investment sub-centre scheme (投资服务分中心)"}
-KIND_TAKES = {"street_office": "social management and public service indicators",
-              "investment_subcentre": "economic indicators"}
+KIND_NAMES = {"street_office": "a street office scheme",
+              "investment_subcentre": "an investment sub-centre scheme"}
+INDICATOR_KINDS = {"street_office": "a street office indicator (social management and public "
+                                    "service)",
+                   "investment_subcentre": "an economic indicator"}
 
 
 def scheme_id(kind: SchemeKind, version: int) -> str:
@@ -57,9 +58,8 @@ def indicator_of_kind(code: str, kind: SchemeKind, field: str) -> Indicator:
     if indicator is None:
         raise DomainError(f"no indicator {code!r} in the catalogue", field=field)
     if indicator.kind != kind:
-        raise DomainError(f"{KIND_NAMES[kind]} cannot take {indicator.code} "
-                          f"({indicator.name_zh} {indicator.name_en}), one of "
-                          f"{KIND_TAKES[indicator.kind]}: it takes {KIND_TAKES[kind]} only",
+        raise DomainError(f"{KIND_NAMES[kind]} cannot take {INDICATOR_KINDS[indicator.kind]}: "
+                          f"{indicator.code} ({indicator.name_zh} {indicator.name_en})",
                           field=field)
     return indicator
 
@@ -77,7 +77,7 @@ def scheme_indicators(command: DraftScheme) -> list[SchemeIndicator]:
         seen.add(given.indicator)
         found.append(_checked(indicator, given, at))
     total = sum(i.weight for i in found)
-    if abs(total - WEIGHT_TOTAL) > WEIGHT_TOLERANCE:
+    if abs(total - WEIGHT_TOTAL) > WEIGHT_TOLERANCE + 1e-9:  # 33.33 × 3 is 99.99 exactly
         raise DomainError(f"the weights sum to {total:g}, not 100", field="indicators")
     return found
 

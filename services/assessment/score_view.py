@@ -24,26 +24,22 @@ from services.assessment.periods import Period
 from services.assessment.ranking import frozen_score, indicator_score, ranked, unit_score
 from services.assessment.schema import SCHEMA
 from services.assessment.units import parse_unit
+from services.assessment.views import SCHEME_COLUMNS, SchemeRow, scheme_in_force
+from services.assessment.views import targets as targets_of
 
 KINDS: tuple[Kind, ...] = get_args(Kind)
 Connection = asyncpg.Pool | asyncpg.Connection
 
 
-@dataclass(frozen=True)
-class Scheme:
-    scheme_id: str
-    kind: Kind
-    version: int
-    name_zh: str
-    name_en: str
-    indicators: list[SchemeIndicator]
+def summary(scheme: SchemeRow) -> dict[str, Any]:
+    return {"scheme_id": scheme.scheme_id, "version": scheme.version,
+            "name_zh": scheme.name_zh, "name_en": scheme.name_en}
 
-    def summary(self) -> dict[str, Any]:
-        return {"scheme_id": self.scheme_id, "version": self.version,
-                "name_zh": self.name_zh, "name_en": self.name_en}
 
-    def indicator(self, code: str) -> SchemeIndicator | None:
-        return next((i for i in self.indicators if i.indicator == code), None)
+def of_scheme(scheme: SchemeRow | None, code: str) -> SchemeIndicator | None:
+    if scheme is None:
+        return None
+    return next((i for i in scheme.indicators if i.indicator == code), None)
 
 
 @dataclass(frozen=True)
@@ -66,23 +62,13 @@ class ScoreView:
             f"SELECT street_id, name_zh, name_en FROM {self.schema}.streets ORDER BY street_id")
 
     async def scheme(self, con: Connection, kind: Kind, scheme_id: str | None = None
-                     ) -> Scheme | None:
+                     ) -> SchemeRow | None:
         """The scheme in force for `kind` (its latest approved version), or the one named."""
-        row = await con.fetchrow(
-            f"SELECT scheme_id, kind, version, name_zh, name_en, indicators::text AS indicators "
-            f"FROM {self.schema}.schemes WHERE kind = $1 AND status = 'approved' "
-            "AND ($2::text IS NULL OR scheme_id = $2) ORDER BY version DESC LIMIT 1",
-            kind, scheme_id)
-        if row is None:
-            return None
-        return Scheme(row["scheme_id"], row["kind"], row["version"], row["name_zh"],
-                      row["name_en"], [SchemeIndicator.model_validate(i)
-                                       for i in orjson.loads(row["indicators"])])
-
-    async def targets(self, con: Connection, period: str) -> dict[tuple[str, str], float]:
-        rows = await con.fetch(f"SELECT unit_id, indicator, target FROM {self.schema}.targets "
-                               "WHERE period = $1", period)
-        return {(r["unit_id"], r["indicator"]): r["target"] for r in rows}
+        if scheme_id is None:
+            return await scheme_in_force(con, kind, schema=self.schema)
+        row = await con.fetchrow(f"SELECT {SCHEME_COLUMNS} FROM {self.schema}.schemes "
+                                 "WHERE scheme_id = $1", scheme_id)
+        return SchemeRow.of(row) if row else None
 
     async def figures(self, con: Connection, period: Period
                       ) -> dict[tuple[str, str], Figures]:
@@ -104,7 +90,7 @@ class ScoreView:
         """Every unit of both schemes, scored now, ranked per scheme."""
         streets = await self.streets(con)
         figures = await self.figures(con, period)
-        targets = await self.targets(con, period.code)
+        targets = await targets_of(con, period.code, schema=self.schema)
         scored: dict[Kind, list[dict[str, Any]]] = {}
         for kind in KINDS:
             scheme = await self.scheme(con, kind)
@@ -127,7 +113,7 @@ class ScoreView:
         by_unit: dict[str, list[FrozenScore]] = {}
         for f in closed.scores:
             by_unit.setdefault(f.unit_id, []).append(f)
-        schemes: dict[str, Scheme | None] = {}
+        schemes: dict[str, SchemeRow | None] = {}
         for unit, scores in by_unit.items():
             kind, street_id = parse_unit(unit)
             scheme_id = scores[0].scheme_id
@@ -136,7 +122,7 @@ class ScoreView:
             scheme = schemes[scheme_id]
             street = streets.get(street_id, {"street_id": street_id, "name_zh": street_id,
                                              "name_en": street_id})
-            indicators = [frozen_score(scheme and scheme.indicator(f.indicator), f)
+            indicators = [frozen_score(of_scheme(scheme, f.indicator), f)
                           for f in scores]
             scored[kind].append(unit_score(kind, street, scheme_id, indicators))
         return {kind: ranked(units) for kind, units in scored.items()}
@@ -146,7 +132,7 @@ class ScoreView:
         async with self.pool.acquire() as con, con.transaction(isolation="repeatable_read"):
             closed = await self.closed(con, period.code)
             scored = await (self.frozen(con, closed) if closed else self.live(con, period))
-            schemes = {k: (s.summary() if (s := await self.scheme(con, k)) else None)
+            schemes = {k: (summary(s) if (s := await self.scheme(con, k)) else None)
                        for k in KINDS}
         return {"period": period.code, "first": period.first, "last": period.last,
                 "closed": closed is not None, "closed_at": closed and closed.closed_at,
@@ -204,7 +190,7 @@ class ScoreView:
                 if closed is not None:
                     adjustments = await self.events(con, street_id, indicator, period,
                                                     limit, 0, after=closed.closed_at)
-        si = scheme.indicator(indicator) if scheme else None
+        si = of_scheme(scheme, indicator)
         shown = frozen or now or {"value": None, "target": None, "score": None, "met": False,
                                   "numerator": None, "denominator": None, "count": None}
         return {

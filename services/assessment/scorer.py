@@ -61,7 +61,7 @@ class ScoreFacts:
             postponed boolean NOT NULL DEFAULT false, reworked boolean NOT NULL DEFAULT false,
             merged boolean NOT NULL DEFAULT false, satisfaction integer,
             amount double precision);
-        CREATE INDEX IF NOT EXISTS subjects_counted ON {s}.subjects (day, street_id, kind);
+        CREATE INDEX IF NOT EXISTS subjects_counted ON {s}.subjects (kind, day, street_id);
         CREATE TABLE IF NOT EXISTS {s}.evidence (
             event_id uuid PRIMARY KEY, subject_id text NOT NULL, type text NOT NULL,
             source text NOT NULL, stream_id text NOT NULL, version integer NOT NULL,
@@ -83,25 +83,26 @@ class ScoreFacts:
             yield from self._results(event)
             return
         subject_id, kind, street_id, day, flags = fact
+        # One statement per event (the subject's write and its evidence in one CTE), so a
+        # batch's events of one type run as one executemany.
         s = self.schema
+        evidence = (f"INSERT INTO {s}.evidence VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                    "ON CONFLICT (event_id) DO NOTHING")
+        seen = (event.id, subject_id, event.type, event.source, event.stream_id,
+                event.stream_version, event.time)
         if day is not None:  # the event that makes the subject
-            yield (f"INSERT INTO {s}.subjects (subject_id, kind, street_id, day, source, "
-                   "on_time, satisfaction, amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-                   "ON CONFLICT (subject_id) DO NOTHING",
-                   (subject_id, kind, street_id, day, event.source,
-                    flags.get("on_time", False), flags.get("satisfaction"),
-                    flags.get("amount")))
+            yield (f"WITH made AS (INSERT INTO {s}.subjects (subject_id, kind, street_id, day, "
+                   "source, on_time, satisfaction, amount) VALUES ($2, $8, $9, $10, $4, $11, "
+                   f"$12, $13) ON CONFLICT (subject_id) DO NOTHING) {evidence}",
+                   (*seen, kind, street_id, day, flags.get("on_time", False),
+                    flags.get("satisfaction"), flags.get("amount")))
         else:
-            yield (f"UPDATE {s}.subjects SET closed = coalesce($2, closed), "
-                   "on_time = coalesce($3, on_time), postponed = coalesce($4, postponed), "
-                   "reworked = coalesce($5, reworked), merged = coalesce($6, merged) "
-                   "WHERE subject_id = $1",
-                   (subject_id, flags.get("closed"), flags.get("on_time"),
-                    flags.get("postponed"), flags.get("reworked"), flags.get("merged")))
-        yield (f"INSERT INTO {s}.evidence VALUES ($1, $2, $3, $4, $5, $6, $7) "
-               "ON CONFLICT (event_id) DO NOTHING",
-               (event.id, subject_id, event.type, event.source, event.stream_id,
-                event.stream_version, event.time))
+            yield (f"WITH changed AS (UPDATE {s}.subjects SET closed = coalesce($8, closed), "
+                   "on_time = coalesce($9, on_time), postponed = coalesce($10, postponed), "
+                   "reworked = coalesce($11, reworked), merged = coalesce($12, merged) "
+                   f"WHERE subject_id = $2) {evidence}",
+                   (*seen, flags.get("closed"), flags.get("on_time"), flags.get("postponed"),
+                    flags.get("reworked"), flags.get("merged")))
 
     def _results(self, event: Envelope) -> Iterator[Statement]:
         s, d = self.schema, event.data

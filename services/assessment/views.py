@@ -12,8 +12,9 @@ import asyncpg
 import orjson
 
 from services.assessment.events import SchemeIndicator, SchemeKind
+from services.assessment.indicators import Kind
 from services.assessment.schema import SCHEMA
-from services.assessment.units import NAMES, PREFIX, unit_id
+from services.assessment.units import NAMES, PREFIX, parse_unit, unit_id
 from shared.errors import NotFound
 
 Connection = asyncpg.Connection | asyncpg.Pool  # anything with fetch / fetchrow
@@ -58,6 +59,24 @@ async def targets(con: Connection, period: str, *,
     rows = await con.fetch(f"SELECT unit_id, indicator, target FROM {schema}.targets "
                            "WHERE period = $1", period)
     return {(r["unit_id"], r["indicator"]): r["target"] for r in rows}
+
+
+async def unit(con: Connection, unit: str, *, schema: str = SCHEMA) -> dict[str, Any] | None:
+    """The unit `unit` names (unit_id, kind, street_id, name_zh, name_en), if it is one of a
+    street of the territory; None otherwise (a scorer's 404)."""
+    try:
+        kind, street_id = parse_unit(unit)
+    except ValueError:
+        return None
+    street = await con.fetchrow(f"SELECT street_id, name_zh, name_en FROM {schema}.streets "
+                                "WHERE street_id = $1", street_id)
+    return _unit(kind, street) if street else None
+
+
+def _unit(kind: Kind, street: asyncpg.Record) -> dict[str, Any]:
+    return {"unit_id": unit_id(kind, street["street_id"]), "kind": kind,
+            "street_id": street["street_id"], "name_zh": street["name_zh"] + NAMES[kind][0],
+            "name_en": f"{street['name_en']} {NAMES[kind][1]}"}
 
 
 def scope_args(streets: set[str] | None) -> tuple[bool, list[str]]:
@@ -129,10 +148,7 @@ class AssessmentView:
         """Both units of every street the territory holds (office, then sub-centre)."""
         streets = await self.pool.fetch(
             f"SELECT street_id, name_zh, name_en FROM {self.s}.streets ORDER BY street_id")
-        return [{"unit_id": unit_id(k, s["street_id"]), "kind": k, "street_id": s["street_id"],
-                 "name_zh": s["name_zh"] + NAMES[k][0],
-                 "name_en": f"{s['name_en']} {NAMES[k][1]}"}
-                for s in streets for k in PREFIX if kind is None or k == kind]
+        return [_unit(k, s) for s in streets for k in PREFIX if kind is None or k == kind]
 
 
 def _shown(scheme: SchemeRow, in_force: dict[str, SchemeRow | None]) -> dict[str, Any]:
