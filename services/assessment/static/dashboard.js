@@ -80,6 +80,14 @@ async function loadOverdueCases() {
     ["street", (c) => c.street_id], ["deadline", (c) => (c.deadline || "").slice(0, 16).replace("T", " ")]], found);
 }
 
+async function loadTargetsMet() {
+  const found = (await api.get(null, "/targets-met", { period: period() })).items;
+  const names = {};
+  for (const row of document.querySelectorAll(".ranking-table tr[data-unit]")) names[row.dataset.unit] = row.cells[1].textContent;
+  views.list("targets-met", [["unit", (m) => names[m.unit_id] || m.unit_id], ["indicator", (m) => m.indicator],
+    ["value", (m) => fmt(m.value)], ["met_at", (m) => (m.met_at || "").slice(0, 19).replace("T", " ")]], found);
+}
+
 async function loadMap() {
   if (!chartsOn()) return;
   const grids = await api.get("grid", "/map/grids.geojson");
@@ -99,6 +107,7 @@ async function refresh() {
       guarded("case-pipeline", loadCasePipeline, 2),
       guarded("violation-pipeline", loadViolations, 2),
       guarded("overdue-cases", loadOverdueCases, 4),
+      guarded("targets-met", loadTargetsMet, 4),
       guarded("chart-map", loadMap),
     ]);
   } finally {

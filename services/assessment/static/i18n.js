@@ -46,6 +46,8 @@ const TEXT = {
   overdue_cases: ["超期案件", "Overdue cases"],
   overdue_violations: ["超期未整改", "Overdue rectifications"],
   map: ["网格与在办案件", "Grids and open cases"],
+  targets_met: ["本期达标", "Targets met this period"],
+  met_at: ["达标时间", "Met at"],
   status: ["状态", "Status"],
   count: ["数量", "Count"],
   case: ["案件", "Case"],
