@@ -6,7 +6,7 @@ const CASE_STEPS = ["registered", "dispatched", "handling", "resolved", "closed"
 const VIOLATION_STEPS = ["recorded", "decided", "ordered", "reported", "closed"];
 const KINDS = ["street_office", "investment_subcentre"];
 
-const state = { unit: null, item: null, refreshing: false, again: false, refreshes: 0 };
+const state = { unit: null, item: null, refreshing: false, again: false, refreshes: 0, names: {} };
 
 function thisMonth() {
   const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit" })
@@ -34,6 +34,10 @@ async function guarded(tableId, load, span) {
 async function loadRankings() {
   const found = await api.get(null, "/rankings", { period: period() });
   for (const kind of KINDS) views.ranking(kind, found[kind] || [], pickUnit);
+  for (const unit of [...(found.street_office || []), ...(found.investment_subcentre || [])]) {
+    state.names[unit.unit_id] = named(unit);
+    for (const i of unit.indicators || []) state.names[i.indicator] = named(i);
+  }
   if (!state.unit) state.unit = (found.street_office || [])[0] || (found.investment_subcentre || [])[0] || null;
 }
 
@@ -82,9 +86,8 @@ async function loadOverdueCases() {
 
 async function loadTargetsMet() {
   const found = (await api.get(null, "/targets-met", { period: period() })).items;
-  const names = {};
-  for (const row of document.querySelectorAll(".ranking-table tr[data-unit]")) names[row.dataset.unit] = row.cells[1].textContent;
-  views.list("targets-met", [["unit", (m) => names[m.unit_id] || m.unit_id], ["indicator", (m) => m.indicator],
+  const name = (code) => state.names[code] || code;
+  views.list("targets-met", [["unit", (m) => name(m.unit_id)], ["indicator", (m) => name(m.indicator)],
     ["value", (m) => fmt(m.value)], ["met_at", (m) => (m.met_at || "").slice(0, 19).replace("T", " ")]], found);
 }
 
