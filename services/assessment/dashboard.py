@@ -10,7 +10,6 @@ out to every listener. The charts library (Apache ECharts) is fetched at set-up 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,7 +21,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from shared.auth import public
 from shared.errors import NotFound
-from shared.freshness import FreshnessDep
+from shared.freshness import Freshness, FreshnessDep
 from shared.settings import Settings
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
@@ -76,17 +75,17 @@ async def config(_: Anyone, request: Request) -> dict[str, Any]:
 async def stream(_: Anyone, request: Request, freshness: FreshnessDep) -> EventSourceResponse:
     """Server-sent events: `changed` (data: a counter) after each read-model commit; pings.
     Not in the OpenAPI document: an endless answer no contract test can read to its end."""
-    return EventSourceResponse(changes(request, freshness.commits, freshness.commit_after),
-                               ping=PING_SECONDS)
+    return EventSourceResponse(changes(request, freshness), ping=PING_SECONDS)
 
 
-async def changes(request: Request, seen: int, commit_after: Any
-                  ) -> AsyncIterator[ServerSentEvent]:
-    yield ServerSentEvent(str(seen), event="changed")  # the page loads on the first one
-    with contextlib.suppress(AttributeError):  # a client gone is noticed at the next send
-        while not await request.is_disconnected():
-            seen = await commit_after(seen)
-            yield ServerSentEvent(str(seen), event="changed")
+async def changes(request: Request, freshness: Freshness) -> AsyncIterator[ServerSentEvent]:
+    """The count now (the page loads on it), then the count after each commit; a client gone
+    ends it (sse-starlette also cancels it when the connection closes)."""
+    seen = freshness.commits
+    yield ServerSentEvent(str(seen), event="changed")
+    while not await request.is_disconnected():
+        seen = await freshness.commit_after(seen)
+        yield ServerSentEvent(str(seen), event="changed")
 
 
 @router.get("/static/{name:path}", include_in_schema=False)
