@@ -207,8 +207,9 @@ async def test_the_dashboard_signs_in_updates_live_and_explains_in_zh_and_en(liv
             heading = await english.inner_text("section[data-kind=investment_subcentre] h2")
             assert heading == "Investment sub-centre ranking"
             assert await english.get_attribute("html", "lang") == "en"
-            await english.click('#ranking-investment_subcentre tr[data-unit="subcentre-s1"]')
-            await english.click('#unit-indicators tr[data-indicator="enterprises_served"]')
+            matrix = '#matrix-investment_subcentre td[data-indicator="enterprises_served"]'
+            assert await english.inner_text(matrix) == "2 / 4"  # each unit: value / target
+            await english.click(matrix)
             await english.wait_for_selector("#explanation-events tr[data-event]")
             assert "enterprise service visits" in await english.inner_text("#explanation-panel")
             assert "企业服务走访次数" not in await english.inner_text("#explanation-panel")

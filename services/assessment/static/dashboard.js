@@ -33,7 +33,10 @@ async function guarded(tableId, load, span) {
 
 async function loadRankings() {
   const found = await api.get(null, "/rankings", { period: period() });
-  for (const kind of KINDS) views.ranking(kind, found[kind] || [], pickUnit);
+  for (const kind of KINDS) {
+    views.ranking(kind, found[kind] || [], pickUnit);
+    views.matrix(kind, found[kind] || [], explain);
+  }
   for (const unit of [...(found.street_office || []), ...(found.investment_subcentre || [])]) {
     state.names[unit.unit_id] = named(unit);
     for (const i of unit.indicators || []) state.names[i.indicator] = named(i);
@@ -129,8 +132,10 @@ function pickUnit(unit) {
 }
 
 function explain(unit, item) {
+  const other = !state.unit || state.unit.unit_id !== unit.unit_id;
   state.unit = unit;
   state.item = item;
+  if (other) guarded("unit-indicators", loadUnit, 6);
   guarded("explanation-events", loadExplanation, 3);
 }
 

@@ -17,6 +17,8 @@ const TEXT = {
                    "Charts library not installed: run ./jiedao setup (tables below)"],
   ranking_street_office: ["街道办事处排名", "Street office ranking"],
   ranking_investment_subcentre: ["投资服务分中心排名", "Investment sub-centre ranking"],
+  matrix_street_office: ["各街道办事处指标完成情况（实际值/目标）", "Each street office: value / target"],
+  matrix_investment_subcentre: ["各投资服务分中心指标完成情况（实际值/目标）", "Each sub-centre: value / target"],
   rank: ["名次", "Rank"],
   unit: ["单位", "Unit"],
   total: ["总分", "Total"],

@@ -2,6 +2,7 @@
 "use strict";
 
 const charts = {};
+let mapKey = null;
 
 function chartsOn() { return typeof window.echarts !== "undefined"; }
 
@@ -13,6 +14,13 @@ function chartIn(id) {
     window.addEventListener("resize", () => charts[id].resize());
   }
   return charts[id];
+}
+
+// Redraw a chart from scratch; its tooltip hidden first (a tooltip still pointing into the
+// old data while it is replaced throws inside ECharts).
+function draw(chart, option) {
+  chart.dispatchAction({ type: "hideTip" });
+  chart.setOption(option, { notMerge: true });
 }
 
 function cell(row, content, className) {
@@ -82,16 +90,46 @@ const views = {
     const chart = chartIn(`chart-${kind}`);
     if (!chart) return;
     const ordered = [...units].reverse();  // the first ranked at the top
-    chart.setOption({
+    draw(chart, {
       grid: { left: 8, right: 40, top: 8, bottom: 8, containLabel: true },
       xAxis: { type: "value", max: 100 },
       yAxis: { type: "category", data: ordered.map(named) },
       tooltip: {},
       series: [{ type: "bar", data: ordered.map((u) => u.total), label: { show: true, position: "right" },
                  itemStyle: { color: kind === "street_office" ? "#c8102e" : "#1f5fa8" } }],
-    }, true);
+    });
     chart.off("click");
     chart.on("click", (e) => onPick(ordered[e.dataIndex]));
+  },
+
+  // Every unit of a scheme against its targets: a row per unit, a cell (value / target) per
+  // indicator, each cell drilling down to its explanation.
+  matrix(kind, units, onExplain) {
+    const table = document.getElementById(`matrix-${kind}`);
+    table.textContent = "";
+    const head = table.createTHead().insertRow();
+    const first = document.createElement("th");
+    label(first, "unit");
+    head.append(first);
+    const indicators = (units[0] && units[0].indicators) || [];
+    for (const i of indicators) {
+      const th = document.createElement("th");
+      th.textContent = named(i);
+      head.append(th);
+    }
+    const body = table.createTBody();
+    if (!units.length) emptyRow(body, 1);
+    for (const unit of units) {
+      const row = body.insertRow();
+      cell(row, named(unit));
+      for (const item of unit.indicators || []) {
+        const td = cell(row, `${fmt(item.value, item.unit)} / ${fmt(item.target, item.unit)}`,
+                        `num clickable ${item.met ? "met" : ""}`);
+        td.dataset.unit = unit.unit_id;
+        td.dataset.indicator = item.indicator;
+        td.addEventListener("click", () => onExplain(unit, item));
+      }
+    }
   },
 
   // A unit's indicators against their targets: points earned of the weight, and the table.
@@ -115,17 +153,17 @@ const views = {
     }
     const chart = chartIn("chart-unit");
     if (!chart) return;
-    chart.setOption({
+    draw(chart, {
       grid: { left: 8, right: 8, top: 32, bottom: 8, containLabel: true },
       legend: { data: [text("score"), text("weight")], top: 0, right: 0 },
-      tooltip: { trigger: "axis" },
+      tooltip: {},
       xAxis: { type: "category", data: indicators.map(named), axisLabel: { interval: 0, rotate: 20 } },
       yAxis: { type: "value" },
       series: [
         { name: text("weight"), type: "bar", data: indicators.map((i) => i.weight), itemStyle: { color: "#d7dee6" }, barGap: "-100%" },
         { name: text("score"), type: "bar", data: indicators.map((i) => i.score), itemStyle: { color: "#1a7f37" } },
       ],
-    }, true);
+    });
     chart.off("click");
     chart.on("click", (e) => onExplain(unit, indicators[e.dataIndex]));
   },
@@ -187,14 +225,14 @@ const views = {
     }
     const chart = chartIn(chartId);
     if (!chart) return;
-    chart.setOption({
+    draw(chart, {
       grid: { left: 8, right: 8, top: 8, bottom: 8, containLabel: true },
       tooltip: {},
       xAxis: { type: "category", data: steps.map(text), axisLabel: { interval: 0 } },
       yAxis: { type: "value", minInterval: 1 },
       series: [{ type: "bar", data: steps.map((s) => counts[s] || 0), label: { show: true, position: "top" },
                  itemStyle: { color: "#1f5fa8" } }],
-    }, true);
+    });
   },
 
   list(id, keys, rows) {
@@ -211,8 +249,12 @@ const views = {
     const chart = chartIn("chart-map");
     if (!chart) return;
     const features = grids.features.map((f) => ({ ...f, properties: { ...f.properties, name: f.properties.grid_id } }));
-    echarts.registerMap("jiedao-grids", { type: "FeatureCollection", features });
-    chart.setOption({
+    const key = features.map((f) => f.properties.grid_id).join(",");
+    if (key !== mapKey) {  // registered again only when the grids change
+      echarts.registerMap("jiedao-grids", { type: "FeatureCollection", features });
+      mapKey = key;
+    }
+    draw(chart, {
       tooltip: { formatter: (p) => (p.seriesType === "scatter" ? `${p.data.case_id} ${p.data.category || ""}` : named(p.data) || p.name) },
       geo: { map: "jiedao-grids", roam: true, itemStyle: { areaColor: "#eef2f7", borderColor: "#7a8ba0" },
              emphasis: { itemStyle: { areaColor: "#fdecef" } },
@@ -224,6 +266,6 @@ const views = {
           data: cases.features.map((f) => ({ value: f.geometry.coordinates, case_id: f.properties.case_id,
                                              category: f.properties.category })) },
       ],
-    }, true);
+    });
   },
 };
