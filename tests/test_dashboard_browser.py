@@ -216,7 +216,7 @@ async def test_the_dashboard_signs_in_updates_live_and_explains_in_zh_and_en(liv
             await english.wait_for_selector("#chart-map canvas")
             await asyncio.sleep(0.5)
             await english.screenshot(path=str(DOCS / "dashboard-en.png"), full_page=True)
-            assert errors == []
+            assert not errors, "\n".join(errors)
         finally:
             await browser.close()
     assert Path(DOCS / "dashboard-zh.png").stat().st_size > 10_000

@@ -11,9 +11,15 @@ function chartIn(id) {
   if (!chartsOn()) return null;
   if (!charts[id]) {
     charts[id] = echarts.init(document.getElementById(id));
-    window.addEventListener("resize", () => charts[id].resize());
+    window.addEventListener("resize", () => resized(charts[id]));
   }
   return charts[id];
+}
+
+// A chart follows the window, unless it has no room (a map cannot lay out in 0 pixels).
+function resized(chart) {
+  const el = chart.getDom();
+  if (el.clientWidth > 0 && el.clientHeight > 0) chart.resize();
 }
 
 // Redraw a chart from scratch; its tooltip hidden first (a tooltip still pointing into the
@@ -255,12 +261,11 @@ const views = {
       mapKey = key;
     }
     draw(chart, {
-      tooltip: { formatter: (p) => (p.seriesType === "scatter" ? `${p.data.case_id} ${p.data.category || ""}` : named(p.data) || p.name) },
-      geo: { map: "jiedao-grids", roam: true, itemStyle: { areaColor: "#eef2f7", borderColor: "#7a8ba0" },
-             emphasis: { itemStyle: { areaColor: "#fdecef" } },
-             regions: [] },
+      tooltip: { formatter: (p) => (p.seriesType === "scatter" ? `${p.data.case_id} ${p.data.category || ""}` : p.name) },
+      geo: { map: "jiedao-grids", roam: true, tooltip: { show: true },
+             itemStyle: { areaColor: "#eef2f7", borderColor: "#7a8ba0" },
+             emphasis: { itemStyle: { areaColor: "#fdecef" } } },
       series: [
-        { type: "map", geoIndex: 0, data: features.map((f) => ({ name: f.properties.grid_id, ...f.properties })) },
         { name: text("open_cases"), type: "scatter", coordinateSystem: "geo", symbolSize: 7,
           itemStyle: { color: "#c8102e" },
           data: cases.features.map((f) => ({ value: f.geometry.coordinates, case_id: f.properties.case_id,
