@@ -46,6 +46,7 @@ MEASURE = {"case_closure_rate": "ratio", "case_rework_rate": "ratio",
            "projects_started": "count", "fixed_asset_investment": "sum",
            "enterprises_served": "count"}
 LOWER = {"case_rework_rate"}
+RESTARTED: list[subprocess.Popen] = []  # assessment workers this module started again
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +54,16 @@ async def platform(database_url, kafka_bootstrap, tmp_path_factory):
     async with small_district(["grid", "intake", "enforcement", "assessment"], database_url,
                               kafka_bootstrap, tmp_path_factory.mktemp("jiedao"),
                               MATTER) as platform:
-        yield platform
-        for worker in platform.workers:  # a worker this module started again
-            if worker.poll() is None:
+        try:
+            yield platform
+        finally:
+            for worker in RESTARTED:  # the platform stops only the workers it started
                 worker.terminate()
-                worker.wait(10)
+                try:
+                    worker.wait(10)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait(10)
 
 
 def today() -> str:
@@ -328,8 +334,10 @@ def restart_worker(platform) -> None:
     old.wait(10)
     platform.workers.remove(old)
     env = {**os.environ, **{k: str(v) for k, v in platform_env(platform).items()}}
-    platform.workers.append(subprocess.Popen(
-        [sys.executable, "-m", "deploy.cli", "worker", "assessment"], cwd=ROOT, env=env))
+    worker = subprocess.Popen([sys.executable, "-m", "deploy.cli", "worker", "assessment"],
+                              cwd=ROOT, env=env)
+    RESTARTED.append(worker)
+    platform.workers.append(worker)
 
 
 def platform_env(platform) -> dict[str, str]:
