@@ -23,8 +23,11 @@ def main(argv: list[str] | None = None) -> None:
     up = commands.add_parser("up", help="start the whole platform (embedded by default)")
     up.add_argument("--no-demo", action="store_true", help="do not load the demo data")
     up.add_argument("--port", type=int, default=API_BASE_PORT, help="first API port")
+    commands.add_parser("setup", help="fetch what the dashboard serves (ECharts, pinned, from "
+                                      "the npm registry; ./jiedao does it on every start)")
     commands.add_parser("test", help="run the checks and the test suite (other arguments "
-                                     "go to pytest)")
+                                     "go to pytest); installs Debian's chromium for the "
+                                     "browser test if missing")
     commands.add_parser("lint", help="check the import contracts (rendered from the services' "
                                      "declarations, deploy/contracts.py)")
     for name, text in (("api", "a service's HTTP API"), ("relay", "a service's outbox relay"),
@@ -65,6 +68,10 @@ def main(argv: list[str] | None = None) -> None:
     args, extra = parser.parse_known_args(argv)
     if args.command == "test":
         sys.exit(run_tests(extra))
+    if args.command == "setup":
+        from deploy.vendor import ensure_vendored
+
+        sys.exit(ensure_vendored())
     if args.command == "lint":
         sys.exit(contracts.lint_imports(contracts.render_registered()))
     if extra:
@@ -178,11 +185,29 @@ def run_tests(pytest_args: list[str]) -> int:
     print("jiedao test: lint-imports (contracts rendered by deploy/contracts.py)", flush=True)
     if contracts.lint_imports(contracts.render_registered(), cwd=root) != 0:
         return 1
+    if browser_set_up() != 0:
+        return 1
     code = subprocess.call([sys.executable, "-m", "pytest", *pytest_args], cwd=root)
     if code == 5:
         print("jiedao test: no test ran", file=sys.stderr)
         return 1
     return code
+
+
+def browser_set_up() -> int:
+    """What the dashboard's browser test needs: the vendored charts and Debian's chromium."""
+    from deploy.browser import ChromiumMissing, ensure_chromium
+    from deploy.vendor import ensure_vendored
+
+    print("jiedao test: browser test set-up (ECharts vendored, Debian's chromium)", flush=True)
+    if ensure_vendored() != 0:
+        return 1
+    try:
+        ensure_chromium()
+    except ChromiumMissing as exc:
+        print(f"jiedao test: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

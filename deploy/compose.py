@@ -50,8 +50,11 @@ x-jiedao-env: &jiedao-env
   JIEDAO_AUTH_TOKEN_URL: ${JIEDAO_AUTH_TOKEN_URL:?set JIEDAO_AUTH_TOKEN_URL (where /docs signs in)}
   JIEDAO_AUTH_JWKS_URL: ${JIEDAO_AUTH_JWKS_URL:-http://accounts-api:8000/.well-known/jwks.json}
   JIEDAO_AUTH_AUDIENCE: ${JIEDAO_AUTH_AUDIENCE:-jiedao}
-  # Origins whose pages may call the APIs (e.g. the services' public /docs signing in).
+  # Origins whose pages may call the APIs (e.g. the services' public /docs signing in, and the
+  # dashboard's page on the assessment API: add its public origin).
   JIEDAO_CORS_ORIGINS: ${JIEDAO_CORS_ORIGINS:-}
+  # The services' public base URLs the dashboard's page calls (name=url, comma-separated).
+  JIEDAO_PUBLIC_URLS: ${JIEDAO_PUBLIC_URLS:-grid=http://127.0.0.1:8100,intake=http://127.0.0.1:8101,accounts=http://127.0.0.1:8102,enforcement=http://127.0.0.1:8103,assessment=http://127.0.0.1:8104}
   # Partitions of each service topic; every process must agree, and it caps the useful workers.
   JIEDAO_TOPIC_PARTITIONS: ${JIEDAO_TOPIC_PARTITIONS:-4}
   # Faust's group session timeout, in seconds. The default (4) is tuned for the embedded Tansu

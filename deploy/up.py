@@ -72,6 +72,20 @@ def token_issuer(settings: Settings, data_dir: Path, first_port: int) -> dict[st
             "JIEDAO_CORS_ORIGINS": ",".join(docs)}  # each /docs signs in at the accounts API
 
 
+def dashboard_env(settings: Settings, issuer: dict[str, str], first_port: int
+                  ) -> dict[str, str]:
+    """Where the dashboard's page finds the APIs (the ports given here), and CORS letting the
+    page (served by the assessment API) call them, added to any origins already allowed."""
+    urls = {name: api_url(name, first_port) for name in services()}
+    page = [f"http://{host}:{api_port('assessment', first_port)}"
+            for host in ("127.0.0.1", "localhost")]
+    allowed = issuer.get("JIEDAO_CORS_ORIGINS", settings.cors_origins)
+    origins = [o for o in allowed.split(",") if o.strip()]
+    origins += [o for o in page if o not in origins]
+    return {"JIEDAO_PUBLIC_URLS": ",".join(f"{n}={u}" for n, u in urls.items()),
+            "JIEDAO_CORS_ORIGINS": ",".join(origins)}
+
+
 def _demo_flow_spec(env: dict[str, str], urls: dict[str, str]) -> ProcessSpec:
     argv = [sys.executable, "-m", "deploy.cli", "demo", "--grid", urls["grid"],
             "--intake", urls["intake"], "--accounts", urls["accounts"],
@@ -144,6 +158,7 @@ def _print_urls(urls: dict[str, str], api_key: str) -> None:
     print(f"  catalogue    {urls['intake']}/catalogue?level=street")
     print(f"  Open311      {urls['intake']}/open311/v2   (GeoReport v2; demo api_key: {api_key})")
     print(f"  violations   {urls['enforcement']}/catalogue   (the enforcement catalogue)")
+    print(f"  dashboard    {urls['assessment']}/dashboard   (live scores; ?lang=en for English)")
     print("Press Ctrl-C to stop.\n", flush=True)
 
 
@@ -155,6 +170,7 @@ def up(first_port: int, demo: bool) -> int:
         embedded: dict[str, EmbeddedPostgres | EmbeddedKafka] = {}
         env = infrastructure(settings, data_dir, stack, embedded)
         env |= token_issuer(settings, data_dir, first_port)
+        env |= dashboard_env(settings, env, first_port)
         specs, urls = process_specs(env, first_port)
         supervisor = stack.enter_context(_Stoppable(specs, data_dir / "logs"))
         for name, server in embedded.items():  # restarted like the processes when they die

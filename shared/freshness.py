@@ -71,6 +71,7 @@ class Freshness:
         self.wait_seconds = wait_seconds
         self.relisten_seconds = relisten_seconds
         self._news = asyncio.Event()  # replaced at every notification: waiters hold the old one
+        self.commits = 0  # notifications so far (the dashboard's live stream counts them)
         self._listening = False
         self._task: asyncio.Task[None] | None = None
 
@@ -145,9 +146,19 @@ class Freshness:
         applied = {row["stream_id"]: row["version"] for row in rows}
         return {s: (applied.get(s, 0), v) for s, v in wanted.items() if applied.get(s, 0) < v}
 
+    async def commit_after(self, seen: int) -> int:
+        """Wait until a read model commits after the `seen`th notification; the count now
+        (also woken when listening starts or stops: commits may have been missed)."""
+        while True:
+            news = self._news
+            if self.commits > seen:
+                return self.commits
+            await news.wait()
+
     # -- listening ---------------------------------------------------------------------------
 
     def _arrived(self, *_: object) -> None:
+        self.commits += 1
         news, self._news = self._news, asyncio.Event()
         news.set()
 

@@ -119,6 +119,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         app.state.agents = spec.agents  # whose progress and dead letters are reported
         await health.setup(pool, app.state.agents)
         app.state.pool, app.state.store = pool, store
+        app.state.settings = settings  # e.g. the dashboard's page and config read it
         app.state.repository = Repository(store, spec.registry)
         app.state.token_verifier = settings.token_verifier()
         app.state.rate_limits = RateLimits(settings.rate_limit, settings.open311_rate_limit,

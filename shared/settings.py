@@ -15,6 +15,10 @@ from shared.ratelimit import parse_limit
 from shared.tokens import Claims, TokenVerifier
 
 DEVELOPMENT_ISSUER = "http://127.0.0.1:8102"  # the accounts service `jiedao up` runs (defaults)
+DEVELOPMENT_URLS = ("grid=http://127.0.0.1:8100,intake=http://127.0.0.1:8101,"
+                    "accounts=http://127.0.0.1:8102,enforcement=http://127.0.0.1:8103,"
+                    "assessment=http://127.0.0.1:8104")  # deploy/registry.py's ports
+ROOT = Path(__file__).resolve().parent.parent
 ASYMMETRIC = ("RS", "PS", "ES", "EdDSA")  # a shared-secret (HS*) or `none` token is refused
 
 
@@ -68,10 +72,30 @@ class Settings(BaseSettings):
                                                 "must be to be suggested as a duplicate")
     # Workers mark what is past its deadline (cases, orders to rectify) overdue this often (s).
     overdue_check_seconds: float = Field(60.0, gt=0, alias="JIEDAO_OVERDUE_CHECK_SECONDS")
+    # The dashboard (services/assessment/dashboard.py): where the page finds the other APIs
+    # (`name=url`, comma-separated; `jiedao up` sets them) and its vendored browser code.
+    public_urls: str = Field(DEVELOPMENT_URLS, alias="JIEDAO_PUBLIC_URLS",
+                             description="the services' public base URLs the dashboard calls")
+    vendor_dir: Path = Field(ROOT / ".cache" / "vendor", alias="JIEDAO_VENDOR_DIR",
+                             description="browser code fetched at set-up (deploy/vendor.py)")
     # How often the assessment worker looks for indicators that reached their targets.
     target_check_seconds: float = Field(1.0, gt=0, alias="JIEDAO_TARGET_CHECK_SECONDS")
     holidays: str = Field("", alias="JIEDAO_HOLIDAYS",
                           description="comma-separated ISO dates that are not working days")
+
+    def service_urls(self) -> dict[str, str]:
+        """JIEDAO_PUBLIC_URLS as {service: base URL}."""
+        pairs = [p.split("=", 1) for p in self.public_urls.split(",") if p.strip()]
+        return {name.strip(): url.strip().rstrip("/") for name, url in pairs}
+
+    @field_validator("public_urls")
+    @classmethod
+    def named_urls(cls, value: str) -> str:
+        for pair in filter(str.strip, value.split(",")):
+            name, _, url = pair.partition("=")
+            if not name.strip() or not url.strip().startswith(("http://", "https://")):
+                raise ValueError(f"{pair!r}: each entry is name=http(s)://host:port")
+        return value
 
     def holiday_dates(self) -> list[date]:
         try:

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from services.assessment import api, periods_api, read_api, score_api
+from services.assessment import api, dashboard, periods_api, read_api, score_api
 from services.assessment.events import registry
 from services.assessment.handlers import make_assessment
 from services.assessment.projections import AssessmentProjection
@@ -34,7 +34,8 @@ SPEC = ServiceSpec(
     name="assessment",
     title="jiedao assessment service (目标考核: street offices and investment sub-centres)",
     registry=registry,
-    routers=[api.router, read_api.router, score_api.router, periods_api.router],
+    routers=[api.router, read_api.router, score_api.router, periods_api.router,
+             dashboard.router],
     projections=[AssessmentProjection(), ScoreFacts("assessment")],
     consumes={"grid": [TerritoryReplica(SCHEMA), ScoreFacts("grid")],
               "intake": [ScoreFacts("intake")], "enforcement": [ScoreFacts("enforcement")]},
