@@ -15,7 +15,7 @@ from services.assessment.economy import Project, Visit, subcentre_place
 from services.assessment.events import SchemeKind
 from services.assessment.periods import day_of
 from services.assessment.schema import SCHEMA
-from services.assessment.schemes import Scheme, scheme_id
+from services.assessment.schemes import AlreadyDrafted, Scheme, scheme_id
 from services.assessment.targets import TargetRequest, Targets
 from services.assessment.units import parse_unit
 from shared.commands import Sender
@@ -59,7 +59,7 @@ class Assessment:
                     authorize=lambda s: sender.caller.authorize(s.place()),
                     idempotency=idempotency)
                 return drafted, result
-            except ConcurrencyConflict:
+            except (ConcurrencyConflict, AlreadyDrafted):  # another draft took the number
                 if not tries_left:
                     raise
         raise AssertionError("unreachable")

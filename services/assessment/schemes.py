@@ -104,6 +104,10 @@ def _checked(indicator: Indicator, given: SchemeIndicatorInput, at: str) -> Sche
                            default_target=given.default_target)
 
 
+class AlreadyDrafted(WrongOrder):
+    """The version number was taken by another draft meanwhile (the drafter takes the next)."""
+
+
 @dataclass
 class Scheme:
     scheme_id: str
@@ -119,7 +123,7 @@ class Scheme:
     def draft(self, command: DraftScheme, *, number: int, by: str,
               now: datetime) -> list[DomainEvent]:
         if self.status is not None:
-            raise WrongOrder(f"scheme {self.scheme_id} is drafted already", field="kind")
+            raise AlreadyDrafted(f"scheme {self.scheme_id} is drafted already", field="kind")
         return [SchemeDrafted(scheme_id=self.scheme_id, kind=command.kind, version=number,
                               name_zh=command.name_zh, name_en=command.name_en,
                               indicators=scheme_indicators(command), drafted_by=by,
