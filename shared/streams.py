@@ -171,11 +171,13 @@ def add_topic_agent(app: faust.App, name: str, topic_name: str, feeds: list[Feed
     """An agent that reads `topic_name` in batches (an event waits at most `batch_seconds` for
     others to join its batch), decodes each event once, passes over the events no feed takes
     (told by their headers, undecoded), and hands each feed the events it takes; the batch is
-    acked only once every feed applied its part (they apply concurrently, each retrying until
-    it has: one feed's poison event is its own dead letter and holds no other feed back)."""
+    acked only once every feed applied its part. They apply concurrently, each retrying until
+    it has: one feed's poison event is its own dead letter, the others apply it; a feed that
+    keeps failing (its database away) holds back the topic's next batch for all of them."""
     topic = app.topic(
         topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
+
     async def run(stream: faust.StreamT) -> None:
         wait_for_first_event(stream)
         async for events in stream.take_events(1000, within=batch_seconds):
