@@ -86,9 +86,9 @@ def main() -> None:
         uvloop.run(offer_reports(url, forms, 5.0, 2.0, env["DATABASE_URL"]))  # warm-up
         runs = []
         for rate in rates:
-            before = cpu_seconds(supervisor.pids)
+            before = cpu_seconds(supervisor.pids, env)
             result = uvloop.run(offer_reports(url, forms, rate, seconds, env["DATABASE_URL"]))
-            result["cpu_seconds"] = cpu_used(before, cpu_seconds(supervisor.pids))
+            result["cpu_seconds"] = cpu_used(before, cpu_seconds(supervisor.pids, env))
             print(json.dumps(result), flush=True)
             runs.append(result)
     at_floor = [r for r in runs if r["offered_per_s"] == FLOOR_RATE]

@@ -219,10 +219,10 @@ def main() -> None:
             return
         runs = []
         for rate in rates:
-            before = cpu_seconds(supervisor.pids)
+            before = cpu_seconds(supervisor.pids, env)
             result = uvloop.run(offer(f"{urls['intake']}/applications", bodies, rate, seconds,
                                       headers))
-            result["cpu_seconds"] = cpu_used(before, cpu_seconds(supervisor.pids))
+            result["cpu_seconds"] = cpu_used(before, cpu_seconds(supervisor.pids, env))
             print(json.dumps(result), flush=True)
             runs.append(result)
     at_floor = [r for r in runs if r["offered_per_s"] == FLOOR_RATE]
@@ -289,10 +289,12 @@ def summarise_stacks(raw: str, top: int = 40) -> list[str]:
     return lines
 
 
-def cpu_seconds(pids: dict[str, int]) -> dict[tuple[str, int], float]:
+def cpu_seconds(pids: dict[str, int], env: dict[str, str] | None = None
+                ) -> dict[tuple[str, int], float]:
     """CPU time so far of every process that matters, keyed by (what it is, pid): each
     platform process and its children, PostgreSQL's server processes, the broker, and this
-    load generator."""
+    load generator. `env` (the platform's): only its own PostgreSQL (its data directory) and
+    broker (its port) count, not those of tests running on the machine meanwhile."""
     seconds: dict[tuple[str, int], float] = {}
     for name, pid in pids.items():
         try:
@@ -301,14 +303,28 @@ def cpu_seconds(pids: dict[str, int]) -> dict[tuple[str, int], float]:
                 seconds[name, p.pid] = _cpu(p)
         except psutil.NoSuchProcess:
             pass
-    for process in psutil.process_iter(["name", "cmdline"]):
+    ours = _infrastructure(env) if env else None
+    for process in psutil.process_iter(["name", "cmdline", "ppid"]):
         cmd = " ".join(process.info["cmdline"] or [])
         kind = "postgres" if "postgres" in (process.info["name"] or "") else (
             "broker" if "tansu" in cmd else None)
-        if kind:
+        if kind and (ours is None or process.pid in ours or process.info["ppid"] in ours):
             seconds[kind, process.pid] = _cpu(process)
     seconds["load generator", os.getpid()] = _cpu(psutil.Process())
     return seconds
+
+
+def _infrastructure(env: dict[str, str]) -> set[int]:
+    """The pids of the platform's PostgreSQL server (its children are its backends) and
+    broker, told by the data directory and the port in their command lines."""
+    marks = [env["JIEDAO_DATA_DIR"], *(f":{b.rpartition(':')[2]}"
+                                       for b in env["KAFKA_BOOTSTRAP_SERVERS"].split(","))]
+    found = set()
+    for process in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(process.info["cmdline"] or [])
+        if ("postgres" in cmd or "tansu" in cmd) and any(m in cmd for m in marks):
+            found.add(process.pid)
+    return found
 
 
 def cpu_used(before: dict[tuple[str, int], float],

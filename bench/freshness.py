@@ -173,10 +173,10 @@ def run_settings(label: str, overrides: dict[str, str], env: dict[str, str], dat
         url = f"{urls['intake']}/applications"
         uvloop.run(warm_up(url, env["DATABASE_URL"], payloads))
         for rate in rates:
-            before = cpu_seconds(supervisor.pids)
+            before = cpu_seconds(supervisor.pids, env)
             result = uvloop.run(measure(url, env["DATABASE_URL"], payloads, rate,
                                         1.5 * seconds if rate == IDLE_RATE else seconds))
-            result["cpu_seconds"] = cpu_used(before, cpu_seconds(supervisor.pids))
+            result["cpu_seconds"] = cpu_used(before, cpu_seconds(supervisor.pids, env))
             result = {"settings": label, **result}
             print(json.dumps(result), flush=True)
             runs.append(result)

@@ -92,9 +92,9 @@ def main() -> None:
         url = f"{urls['enforcement']}/violations"
         runs = []
         for rate in rates:
-            before = cpu_seconds(supervisor.pids)
+            before = cpu_seconds(supervisor.pids, env)
             result = uvloop.run(offer(url, bodies, headers, rate, seconds, env["DATABASE_URL"]))
-            result["cpu_seconds"] = cpu_used(before, cpu_seconds(supervisor.pids))
+            result["cpu_seconds"] = cpu_used(before, cpu_seconds(supervisor.pids, env))
             print(json.dumps(result), flush=True)
             runs.append(result)
     report = {"benchmark": "recording violations over HTTP (POST /violations) and recorded -> "

@@ -40,7 +40,11 @@ def run_worker(spec: ServiceSpec, settings: Settings) -> None:
                          "stream worker")
     # A topic no relay has created yet (a service still to come) must exist to be assigned.
     asyncio.run(ensure_topics(settings, spec.topics_read()))
-    faust.Worker(create_worker_app(spec, settings), loglevel="WARNING").execute_from_commandline()
+    worker = faust.Worker(create_worker_app(spec, settings), loglevel="WARNING")
+    # Its terminal spinner sets the root logger to DEBUG, so every library's debug line (one
+    # per fetch, per commit...) was made into a record: ~3% of a busy worker's CPU.
+    worker.spinner = None
+    worker.execute_from_commandline()
 
 
 async def ensure_topics(settings: Settings, services: list[str]) -> None:

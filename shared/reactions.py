@@ -62,11 +62,15 @@ HandlerFactory = Callable[[Repository, asyncpg.Pool, Settings], Any]
 @dataclass(frozen=True)
 class Reaction:
     """Events of the types it `takes` (from the topic it is declared under) become one
-    `act(context, envelope)` each: a command, idempotent under redelivery."""
+    `act(context, envelope)` each: a command, idempotent under redelivery. `prepare(context,
+    envelopes)`, if given, runs before a batch's acts with the events still to act on, to read
+    at once what each act would ask the database for (e.g. which of them were handled before):
+    only an aid, so a failure is logged and the acts run without it."""
 
-    name: str  # its agent's and dead letters' name, unique in the service
+    name: str  # its dead letters' and progress's name, unique in the service
     takes: frozenset[str]
     act: Callable[[ReactionContext, Envelope], Awaitable[Any]]
+    prepare: Callable[[ReactionContext, list[Envelope]], Awaitable[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -139,10 +143,16 @@ class Batch:
     async def handle(self, context: ReactionContext) -> None:
         """Each event not handled yet, each stream's in order; raises the first failure a
         retry may cure after every stream has gone as far as it could."""
+        todo = [e for e in self.todo if e.id not in self.done]
+        if self.reaction.prepare is not None and todo:
+            try:
+                await self.reaction.prepare(context, todo)
+            except Exception as exc:
+                log.warning("%s: batch not prepared (%s); acting without", self.reaction.name,
+                            describe(exc))
         streams: dict[str, list[Envelope]] = {}
-        for e in self.todo:
-            if e.id not in self.done:
-                streams.setdefault(e.stream_id, []).append(e)
+        for e in todo:
+            streams.setdefault(e.stream_id, []).append(e)
         gate = asyncio.Semaphore(CONCURRENT_STREAMS)
         outcomes = await asyncio.gather(*(self._stream(context, events, gate)
                                           for events in streams.values()),

@@ -1,9 +1,12 @@
-"""Faust stream processing: one app per service worker, one agent per read model it keeps."""
+"""Faust stream processing: one app per service worker, one agent per topic it reads, feeding
+every read model and reaction the service keeps on that topic."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -15,7 +18,7 @@ from shared.db import create_pool, transient
 from shared.deadletters import DeadLetter, describe
 from shared.envelope import Envelope
 from shared.kafka import from_message
-from shared.projection import Projection
+from shared.projection import Projection, keeps
 from shared.reactions import Contexts, Periodic, Reaction, run_periodic, until_handled
 from shared.service import ServiceSpec
 from shared.settings import Settings
@@ -29,19 +32,24 @@ FIRST_RETRY_DELAY, LAST_RETRY_DELAY = 0.1, 5.0  # seconds; doubling in between
 
 
 def create_worker_app(spec: ServiceSpec, settings: Settings) -> faust.App:
-    """The service's worker: an agent per (topic, read model) its spec declares; its own
-    topic's agents fill version gaps from its own store, its replicas' cannot. Then an agent
-    per (topic, reaction) and a timer per periodic task (shared/reactions.py)."""
+    """The service's worker: one agent per topic it reads, feeding each batch to every read
+    model (its own topic's fill version gaps from its own store, its replicas' cannot) and
+    reaction (shared/reactions.py) the spec declares on that topic; a timer per periodic task."""
     app = create_faust_app(spec.name, settings)
     database = ReadModelDatabase(settings.require_database())
-    for source, p in spec.feeds():
-        add_projection_agent(app, settings.topic(source), p, database,
-                             settings.read_batch_seconds,
-                             own_store=spec.name if source == spec.name else None)
     contexts = Contexts(database.pool, spec.name, spec.registry, settings, spec.handler)
+    feeds: dict[str, list[Feed]] = {}
+    for source, p in spec.feeds():
+        own_store = spec.name if source == spec.name else None
+        feeds.setdefault(source, []).append(
+            projection_feed(p, settings.topic(source), database, own_store))
     for source, r in spec.reaction_feeds():
-        add_reaction_agent(app, settings.topic(source), r, spec.name, contexts,
-                           settings.read_batch_seconds)
+        feeds.setdefault(source, []).append(
+            reaction_feed(r, settings.topic(source), spec.name, contexts))
+    for source, fed in feeds.items():
+        add_topic_agent(app, f"{spec.name}.reads.{source}", settings.topic(source), fed,
+                        settings.read_batch_seconds)
+    add_progress_timer(app, [feed for fed in feeds.values() for feed in fed])
     for task in spec.periodic:
         add_periodic_timer(app, task, float(getattr(settings, task.interval)), contexts)
     return app
@@ -127,63 +135,95 @@ class ReadModelDatabase:
         return None if schema is None else EventStore(pool, schema, schema)
 
 
-def add_projection_agent(
-    app: faust.App, topic_name: str, p: Projection, database: ReadModelDatabase,
-    batch_seconds: float, *, own_store: str | None = None,
-) -> None:
-    """An agent that applies `topic_name`'s events to `p` in batches, exactly once each, never
-    moving on from a batch before it is applied; an event waits at most `batch_seconds` for
-    others to join its batch. `own_store`: the schema of the service's own event store when
-    `topic_name` is fed from it (missing versions are read from it)."""
+@dataclass(frozen=True)
+class Feed:
+    """A read model or a reaction fed by its topic's agent: which events it takes (by stream
+    id and type), how a batch of them is applied (retrying until it is), its progress."""
+
+    progress: ConsumerProgress
+    takes: Callable[[str, str], bool]  # (stream id, event type) -> whether it keeps the event
+    apply: Callable[[list[Envelope], list[DeadLetter]], Awaitable[None]]
+    pool: Callable[[], Awaitable[asyncpg.Pool]]  # where its progress is written
+
+
+def projection_feed(p: Projection, topic: str, database: ReadModelDatabase,
+                    own_store: str | None) -> Feed:
+    """`p` fed exactly once per event (shared/projection.py). `own_store`: the schema of the
+    service's own event store when the topic is fed from it (missing versions are read there)."""
+    async def apply(envelopes: list[Envelope], malformed: list[DeadLetter]) -> None:
+        await until_applied(database, p, envelopes, malformed, own_store)
+
+    return Feed(ConsumerProgress(p.schema, p.name, topic),
+                lambda stream_id, _: keeps(p, stream_id), apply, lambda: database.pool_for(p))
+
+
+def reaction_feed(r: Reaction, topic: str, schema: str, contexts: Contexts) -> Feed:
+    """`r`'s events turned into commands (shared/reactions.py)."""
+    async def apply(envelopes: list[Envelope], malformed: list[DeadLetter]) -> None:
+        await until_handled(contexts, schema, r, envelopes, malformed)
+
+    return Feed(ConsumerProgress(schema, r.name, topic), lambda _, type_: type_ in r.takes,
+                apply, contexts.open_pool)
+
+
+def add_topic_agent(app: faust.App, name: str, topic_name: str, feeds: list[Feed],
+                    batch_seconds: float) -> None:
+    """An agent that reads `topic_name` in batches (an event waits at most `batch_seconds` for
+    others to join its batch), decodes each event once, passes over the events no feed takes
+    (told by their headers, undecoded), and hands each feed the events it takes; the batch is
+    acked only once every feed applied its part. They apply concurrently, each retrying until
+    it has: one feed's poison event is its own dead letter, the others apply it; a feed that
+    keeps failing (its database away) holds back the topic's next batch for all of them."""
     topic = app.topic(
         topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
-    progress = ConsumerProgress(p.schema, p.name, topic_name)
 
     async def run(stream: faust.StreamT) -> None:
+        wait_for_first_event(stream)
         async for events in stream.take_events(1000, within=batch_seconds):
-            envelopes, malformed = read(events)
+            parts = split(events, feeds)
             try:
-                await until_applied(database, p, envelopes, malformed, own_store)
-                progress.applied(events)
+                await asyncio.gather(*(feed.apply(envelopes, letters) for feed, (envelopes, letters)
+                                       in zip(feeds, parts, strict=True) if envelopes or letters))
+                for feed in feeds:
+                    feed.progress.applied(events)
             except asyncio.CancelledError:
                 # take_events acks the batch as it closes: keep this unapplied one uncommitted.
                 for event in events:
                     event.message.acked = True
                 raise
 
+    app.agent(topic, name=name)(run)
+
+
+def wait_for_first_event(stream: faust.StreamT) -> None:
+    """Faust's `take_events` wakes every `within` seconds even while no event comes (100 times
+    a second per agent at 10 ms, the cost of an idle worker): have it wait for a batch's first
+    event, then at most `within` for more (its wait is its `wait_for_stopped`)."""
+    arrived = asyncio.Event()
+    timed = stream.wait_for_stopped
+
+    def seen(value: Any) -> Any:  # a processor: runs for each event as it comes in
+        arrived.set()
+        return value
+
+    async def wait_for_stopped(*coros: Any, timeout: Any = None) -> bool:
+        if not arrived.is_set() and await timed(arrived):
+            return True  # stopped while idle
+        arrived.clear()  # events from now on are seen by the next wait
+        return await timed(*coros, timeout=timeout)
+
+    stream.add_processor(seen)
+    stream.wait_for_stopped = wait_for_stopped  # type: ignore[method-assign]
+
+
+def add_progress_timer(app: faust.App, feeds: list[Feed]) -> None:
+    """Every second, each feed's progress through its topic (shared/worker_health.py)."""
     async def report_progress() -> None:
-        await progress.report(lambda: database.pool_for(p), app.consumer)
+        for feed in feeds:
+            await feed.progress.report(feed.pool, app.consumer)
 
-    app.agent(topic, name=f"{p.schema}.{p.name}")(run)
-    app.timer(1.0, name=f"{p.schema}.{p.name}.progress")(report_progress)
-
-
-def add_reaction_agent(app: faust.App, topic_name: str, r: Reaction, schema: str,
-                       contexts: Contexts, batch_seconds: float) -> None:
-    """An agent that turns `topic_name`'s events of the types `r` takes into commands, in
-    batches, never moving on from a batch before it is handled (shared/reactions.py)."""
-    topic = app.topic(
-        topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    )
-    progress = ConsumerProgress(schema, r.name, topic_name)
-
-    async def run(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(1000, within=batch_seconds):
-            envelopes, malformed = read(events)
-            try:
-                await until_handled(contexts, schema, r, envelopes, malformed)
-                progress.applied(events)
-            except asyncio.CancelledError:
-                for event in events:  # as in add_projection_agent: keep it uncommitted
-                    event.message.acked = True
-                raise
-
-    async def report_progress() -> None:
-        await progress.report(contexts.open_pool, app.consumer)
-
-    app.agent(topic, name=f"{schema}.{r.name}")(run)
-    app.timer(1.0, name=f"{schema}.{r.name}.progress")(report_progress)
+    app.timer(1.0, name="progress")(report_progress)
 
 
 def add_periodic_timer(app: faust.App, task: Periodic, seconds: float,
@@ -194,19 +234,46 @@ def add_periodic_timer(app: faust.App, task: Periodic, seconds: float,
     app.timer(seconds, name=f"periodic.{task.name}")(tick)
 
 
-def read(events: list[faust.types.EventT]) -> tuple[list[Envelope], list[DeadLetter]]:
-    """The batch's events, and its messages that are not jiedao events, as dead letters."""
-    envelopes, malformed = [], []
+def split(events: list[faust.types.EventT], feeds: list[Feed]
+          ) -> list[tuple[list[Envelope], list[DeadLetter]]]:
+    """Each feed's events of the batch, and its messages that are not jiedao events (dead
+    letters of every feed that might take them). An event no feed takes is never decoded."""
+    parts: list[tuple[list[Envelope], list[DeadLetter]]] = [([], []) for _ in feeds]
     for event in events:
-        m = event.message
+        said = peek(event.headers)
+        takers = [part for feed, part in zip(feeds, parts, strict=True)
+                  if said is None or feed.takes(*said)]
+        if not takers:
+            continue
         try:
-            envelopes.append(from_message(event.headers, event.key, event.value))
+            envelope = from_message(event.headers, event.key, event.value)
         except Exception as exc:
-            log.warning("%s[%s]@%s is not a jiedao event: %s", m.topic, m.partition, m.offset, exc)
-            headers = event.headers.items() if isinstance(event.headers, dict) else event.headers
-            malformed.append(deadletters.of_message(f"{m.topic}[{m.partition}]@{m.offset}",
-                                                    headers, event.value, describe(exc)))
-    return envelopes, malformed
+            letter = malformed(event, exc)
+            for part in takers:
+                part[1].append(letter)
+            continue
+        for feed, part in zip(feeds, parts, strict=True):
+            if feed.takes(envelope.stream_id, envelope.type):
+                part[0].append(envelope)
+    return parts
+
+
+def peek(headers: Any) -> tuple[str, str] | None:
+    """(stream id, event type) from a message's headers, None if it does not carry them."""
+    items = headers.items() if isinstance(headers, dict) else headers
+    found = {name: raw for name, raw in items if name in ("ce_streamid", "ce_type")}
+    try:
+        return found["ce_streamid"].decode(), found["ce_type"].decode()
+    except (KeyError, UnicodeDecodeError):
+        return None
+
+
+def malformed(event: faust.types.EventT, exc: Exception) -> DeadLetter:
+    m = event.message
+    log.warning("%s[%s]@%s is not a jiedao event: %s", m.topic, m.partition, m.offset, exc)
+    headers = event.headers.items() if isinstance(event.headers, dict) else event.headers
+    return deadletters.of_message(f"{m.topic}[{m.partition}]@{m.offset}", headers,
+                                  event.value, describe(exc))
 
 
 async def until_applied(database: ReadModelDatabase, p: Projection, envelopes: list[Envelope],

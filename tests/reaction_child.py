@@ -4,7 +4,9 @@ python -m tests.reaction_child SERVICE (settings from the environment, as `jieda
 Orders arrive on the topic of a service named `shop` (`test.ordered`, data: order_id, key,
 and `poison` or `slow` for the tests); the reaction counts each order once on the toy
 service's own store, in stream `tally-<key>` (`test.counted`). The periodic task appends a
-`test.ticked` event to stream `ticks` on each run; its first run fails."""
+`test.ticked` event to stream `ticks` on each run; its first run fails. With `view` after the
+name, the worker also keeps a read model of the orders from the same topic (`OrdersView`,
+which cannot read an order marked `unviewable`)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from shared.access import Place
 from shared.envelope import SYSTEM, Envelope
 from shared.errors import DomainError
 from shared.events import DomainEvent, EventRegistry
+from shared.projection import Statement
 from shared.reactions import Periodic, Reaction, ReactionContext
 from shared.repository import Repository
 from shared.service import ServiceSpec
@@ -119,15 +122,38 @@ COUNT_ORDERS = Reaction("count_orders", frozenset({"test.ordered"}), count)
 TICK = Periodic("tick", "overdue_check_seconds", tick)
 
 
+class OrdersView:
+    """A read model of the orders: a row per order, inserted once (a second insert of the
+    same order would fail: the checkpoints must keep it from happening)."""
+
+    name = "orders"
+    streams = ("order-",)
+
+    def __init__(self, service: str) -> None:
+        self.schema = f"{service}_view"
+
+    def ddl(self) -> str:
+        return f"CREATE TABLE IF NOT EXISTS {self.schema}.orders (order_id text PRIMARY KEY);"
+
+    def tables(self) -> list[str]:
+        return ["orders"]
+
+    def statements(self, event: Envelope) -> list[Statement]:
+        if event.data.get("unviewable"):
+            raise ValueError(f"order {event.data['order_id']} cannot be viewed")
+        return [(f"INSERT INTO {self.schema}.orders VALUES ($1)", (event.data["order_id"],))]
+
+
 def make_counter(repository: Repository, pool: asyncpg.Pool, settings: Settings) -> Any:
     return Counter(repository)
 
 
-def toy_spec(name: str) -> ServiceSpec:
+def toy_spec(name: str, *, view: bool = False) -> ServiceSpec:
     return ServiceSpec(name=name, title="toy", registry=registry, routers=[],
+                       consumes={SOURCE: [OrdersView(name)]} if view else {},
                        reactions={SOURCE: [COUNT_ORDERS]}, periodic=[TICK],
                        handler=make_counter)
 
 
 if __name__ == "__main__":
-    run_worker(toy_spec(sys.argv[1]), get_settings())
+    run_worker(toy_spec(sys.argv[1], view="view" in sys.argv[2:]), get_settings())

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.grid.case_desk import make_case_desk
 from services.grid.case_events import REFERRAL_CONCLUDED
 from shared.envelope import SYSTEM, Actor, Envelope
 from tests import case_board
@@ -322,6 +323,33 @@ async def test_a_report_delivered_again_and_twice_at_once_opens_one_case(platfor
         f"/cases/{problem_id}/verify", json={"passed": True, "by": "resident",
                                              "satisfaction": 5})
     assert response.status_code == 200, response.text
+
+
+async def test_a_prepared_batch_of_reports_opens_each_once_as_one_by_one_would(
+        platform, clock, desk):
+    """The worker's reaction reads a batch's facts at once (`prepare_reports`): redeliveries,
+    in the batch or of a case opened before, open nothing; candidates are as one by one."""
+    before = case_board.reported(uuid.uuid4().hex)
+    await desk.open_from_report(before)
+    await case_board.caught_up(platform)
+    batch_desk = make_case_desk(desk.repo, desk.pool, platform.settings, clock=clock)
+    a, b = (case_board.reported(uuid.uuid4().hex) for _ in range(2))
+    ids = [r.data["problem_id"] for r in (a, b)]
+    expected = await desk.duplicate_candidates("problem.emergency", 104.105, 30.605)
+    assert before.data["problem_id"] in expected
+    batch = [a, b, b, before]
+    await batch_desk.prepare_reports(batch)
+    prepared = batch_desk.prepared
+    assert prepared.opened == {before.data["problem_id"]}
+    assert prepared.duplicates == {i: expected for i in ids}
+    held = sum(prepared.loads.values())
+    await asyncio.gather(*(batch_desk.open_from_report(r) for r in batch))
+    for problem_id in [*ids, before.data["problem_id"]]:
+        assert await types(platform, problem_id) == ["registered", "dispatched"]
+    for problem_id in ids:
+        assert (await events(platform, problem_id))[0].data["duplicate_candidates"] == expected
+    # each dispatch decided counts in the loads at once (the losing twin's too: a heuristic)
+    assert held + 2 <= sum(prepared.loads.values()) <= held + 3
 
 
 async def test_a_referral_is_resolved_by_enforcements_answer_once(platform, clock, desk):

@@ -77,6 +77,19 @@ def test_runs_group_only_consecutive_statements_with_the_same_sql():
     assert projection.runs([]) == []
 
 
+def test_writes_of_independent_streams_run_once_per_kind_each_stream_in_its_order():
+    def event(stream_id: str):
+        return sealed(grid.registry, grid.HouseholdsRecounted(
+            **PLACE, households=1, previous=0), stream_id, 1)
+
+    writes = [(event("a"), [("A", (1,)), ("B", (2,))]), (event("b"), [("A", (3,))]),
+              (event("a"), [("C", (4,)), ("A", (5,))]), (event("b"), [("B", (6,))])]
+    assert projection.stream_runs(writes) == [
+        ("A", [(1,), (3,)]), ("B", [(2,), (6,)]), ("C", [(4,)]), ("A", [(5,)]),
+    ]
+    assert projection.stream_runs([(event("a"), [])]) == []
+
+
 async def test_a_batch_is_written_in_event_order(pg_pool, schema):
     p = TerritoryProjection(schema)
     await projection.setup(pg_pool, p)

@@ -65,9 +65,9 @@ class Toy:
     store: EventStore
     log: Path
 
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self, *options: str) -> subprocess.Popen:
         with self.log.open("a") as log:
-            return subprocess.Popen([sys.executable, "-m", "tests.reaction_child", TOY],
+            return subprocess.Popen([sys.executable, "-m", "tests.reaction_child", TOY, *options],
                                     cwd=ROOT, env={**os.environ, **self.env}, stdout=log,
                                     stderr=subprocess.STDOUT)
 
@@ -286,7 +286,7 @@ def test_a_reaction_declared_on_a_spec_becomes_an_agent_of_its_worker(tmp_path):
                         KAFKA_BOOTSTRAP_SERVERS="nowhere:9092", JIEDAO_NAMESPACE="t")
     app = create_worker_app(spec, settings)
     assert {name: set(a.channel.topics) for name, a in app.agents.items()} == {
-        f"{TOY}.{COUNT_ORDERS.name}": {"t.shop"}}
+        f"{TOY}.reads.{SOURCE}": {"t.shop"}}
     assert [(a.schema, a.name) for a in spec.agents] == [(TOY, COUNT_ORDERS.name)]
     assert spec.has_worker and spec.topics_read() == [SOURCE]
     assert isinstance(COUNT_ORDERS, Reaction) and Counted.TYPE == "test.counted"

@@ -47,6 +47,15 @@ def new_case_id(idempotency: Idempotency | None = None) -> str:
 
 
 @dataclass
+class Prepared:
+    """What a batch of reports needs from the database, read at once (`prepare_reports`)."""
+
+    opened: set[str]  # the reports whose case is open already (a redelivery)
+    duplicates: dict[str, list[str]]  # report id -> its duplicate candidates
+    loads: dict[str, int]  # the open cases each manager of the reports' grids holds
+
+
+@dataclass
 class CaseDesk:
     """Made once per API process (services/grid/app.py); `clock` is what time it is."""
 
@@ -57,6 +66,7 @@ class CaseDesk:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     duplicate_meters: float = 50.0
     schema: str = VIEW_SCHEMA
+    prepared: Prepared | None = None  # for the reports of the batch the worker acts on
 
     # -- opening a case ---------------------------------------------------------------------
 
@@ -73,13 +83,35 @@ class CaseDesk:
             return case_id, done
         return case_id, await self._open(case_id, grid, facts, actor, idempotency=idempotency)
 
+    async def prepare_reports(self, reports: list[Envelope]) -> None:
+        """Read at once what `open_from_report` would ask of each report in turn: whether its
+        case is open already, its duplicate candidates, its grid's managers' loads."""
+        self.prepared = None
+        ids = [r.data["problem_id"] for r in reports]
+        versions = await self.repo.store.stream_versions([Case(i).stream_id for i in ids])
+        todo = [r for r in reports if Case(r.data["problem_id"]).stream_id not in versions]
+        references, managers = References(self.repo), set()
+        for grid_id in {r.data["grid_id"] for r in todo}:
+            managers.update((await references.load(Grid(grid_id))).managers)
+        duplicates = await self.duplicates_of(
+            [(r.data["problem_id"], r.data["problem_type"], r.data["location"]["lon"],
+              r.data["location"]["lat"]) for r in todo])
+        self.prepared = Prepared({i for i in ids if Case(i).stream_id in versions}, duplicates,
+                                 await self.loads(sorted(managers)) if managers else {})
+        for manager in managers:
+            self.prepared.loads.setdefault(manager, 0)
+
     async def open_from_report(self, report: Envelope) -> None:
         """The case of an `intake.problem.reported` (case id = problem id); a redelivery, or
         two deliveries at once, open it once."""
         d = report.data
         case_id = d["problem_id"]
-        if (await self.repo.load(Case(case_id))).status is not None:
-            return
+        prepared = self.prepared
+        if prepared is not None and case_id in prepared.opened:
+            return  # (a case, once open, stays so)
+        if (prepared is None or case_id not in prepared.duplicates) and (  # not prepared
+                await self.repo.load(Case(case_id))).status is not None:
+            return  # (prepared, or not, two opening it at once conflict: see below)
         grid = {k: d[k] for k in ("street_id", "community_id", "grid_id")}
         actor = report.actor
         facts = {"source": "report", "category": d["problem_type"],
@@ -97,8 +129,9 @@ class CaseDesk:
     async def _open(self, case_id: str, grid: dict[str, str], facts: dict[str, Any],
                     actor: Actor, **save: Any) -> AppendResult:
         location = facts["location"]
-        duplicates = await self.duplicate_candidates(facts["category"], location["lon"],
-                                                     location["lat"])
+        prepared = self.prepared.duplicates if self.prepared else {}
+        duplicates = prepared[case_id] if case_id in prepared else \
+            await self.duplicate_candidates(facts["category"], location["lon"], location["lat"])
 
         async def attempt(references: References) -> AppendResult:
             case, at = Case(case_id), self.clock()
@@ -116,8 +149,11 @@ class CaseDesk:
         managers = (await references.load(Grid(case.grid_id))).managers
         if not managers:
             return []
-        loads = await self.loads(managers)
+        known = self.prepared.loads if self.prepared else {}
+        loads = known if all(m in known for m in managers) else await self.loads(managers)
         handler = min(managers, key=lambda m: (loads.get(m, 0), m))
+        if loads is known:
+            known[handler] += 1  # the read model counts it only once it is projected
         return case.dispatch(handler, managers, by="auto", at=at, calendar=self.calendar)
 
     # -- the street's decisions ------------------------------------------------------------
@@ -244,14 +280,31 @@ class CaseDesk:
 
     async def duplicate_candidates(self, category: str, lon: float, lat: float) -> list[str]:
         """Open cases of `category` within `duplicate_meters` of the point, nearest first."""
+        return (await self.duplicates_of([("", category, lon, lat)]))[""]
+
+    async def duplicates_of(self, points: list[tuple[str, str, float, float]]
+                            ) -> dict[str, list[str]]:
+        """`duplicate_candidates` of many (key, category, lon, lat) in one query, by key."""
+        points = list({p[0]: p for p in points}.values())  # a key asked twice: once
         dlat = self.duplicate_meters / METRES_PER_DEGREE
-        dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
+        dlon = [dlat / max(math.cos(math.radians(lat)), 1e-6) for _, _, _, lat in points]
         rows = await self._fetch(
-            f"SELECT case_id, lon, lat FROM {self.schema}.cases WHERE category = $1 "
-            "AND status <> ALL($2::text[]) AND lon BETWEEN $3 AND $4 AND lat BETWEEN $5 AND $6",
-            category, ["closed", "merged"], lon - dlon, lon + dlon, lat - dlat, lat + dlat)
-        near = sorted((metres(lon, lat, r["lon"], r["lat"]), r["case_id"]) for r in rows)
-        return [case_id for distance, case_id in near if distance <= self.duplicate_meters]
+            "SELECT r.key, c.case_id, c.lon, c.lat FROM unnest($1::text[], $2::text[], "
+            "$3::float8[], $4::float8[], $5::float8[], $6::float8[]) AS r(key, category, "
+            f"lon0, lon1, lat0, lat1) JOIN {self.schema}.cases c ON c.category = r.category "
+            "AND c.status <> ALL($7::text[]) AND c.lon BETWEEN r.lon0 AND r.lon1 "
+            "AND c.lat BETWEEN r.lat0 AND r.lat1",
+            [p[0] for p in points], [p[1] for p in points],
+            [p[2] - d for p, d in zip(points, dlon, strict=True)],
+            [p[2] + d for p, d in zip(points, dlon, strict=True)],
+            [p[3] - dlat for p in points], [p[3] + dlat for p in points], ["closed", "merged"])
+        where = {key: (lon, lat) for key, _, lon, lat in points}
+        near: dict[str, list[tuple[float, str]]] = {key: [] for key in where}
+        for r in rows:
+            distance = metres(*where[r["key"]], r["lon"], r["lat"])
+            if distance <= self.duplicate_meters:
+                near[r["key"]].append((distance, r["case_id"]))
+        return {key: [case_id for _, case_id in sorted(found)] for key, found in near.items()}
 
     async def _past_deadline(self, now: datetime) -> list[str]:
         rows = await self._fetch(

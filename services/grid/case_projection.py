@@ -96,6 +96,7 @@ def summary(event: CaseEvent) -> str:
 class CaseProjection:
     name = "cases"
     streams = ("case-",)
+    independent_streams = True  # every statement is on its own case's rows
 
     def __init__(self, schema: str = VIEW_SCHEMA) -> None:
         self.schema = schema

@@ -21,6 +21,10 @@ async def open_case(context: ReactionContext, report: Envelope) -> None:
     await desk(context).open_from_report(report)
 
 
+async def prepare_cases(context: ReactionContext, reports: list[Envelope]) -> None:
+    await desk(context).prepare_reports(reports)
+
+
 async def conclude_referral(context: ReactionContext, outcome: Envelope) -> None:
     await desk(context).conclude_referral(outcome)
 
@@ -29,7 +33,8 @@ async def check_overdue(context: ReactionContext) -> int:
     return await desk(context).check_overdue()
 
 
-OPEN_CASES = Reaction("open_cases", frozenset({PROBLEM_REPORTED}), open_case)
+OPEN_CASES = Reaction("open_cases", frozenset({PROBLEM_REPORTED}), open_case,
+                      prepare=prepare_cases)
 CONCLUDE_REFERRALS = Reaction("conclude_referrals", frozenset({REFERRAL_CONCLUDED}),
                               conclude_referral)
 OVERDUE_CHECK = Periodic("overdue_check", "overdue_check_seconds", check_overdue)
