@@ -92,6 +92,11 @@ class Platform:
         """deploy.demo's SignIn: headers of someone holding `grant`."""
         return bearer(grant, user=grant.replace(":", "-"))
 
+    async def events_stored(self, service: str) -> int:
+        """How many events the service's store holds (a refused command adds none)."""
+        store = self.apps[service].state.store
+        return await store.pool.fetchval(f"SELECT count(*) FROM {store.schema}.events")
+
     def assert_workers_alive(self) -> None:
         for worker in self.workers:
             assert worker.poll() is None, f"a Faust worker died: {worker.args}"

@@ -56,11 +56,6 @@ def subcentre(platform):
     return platform.as_("assessment", "investment_staff:s1", user="inv-1")
 
 
-async def events_stored(platform) -> int:
-    return await platform.apps["assessment"].state.pool.fetchval(
-        "SELECT count(*) FROM assessment.events")
-
-
 def today(platform) -> date:
     return day_of(platform.apps["assessment"].state.assessment.clock())
 
@@ -138,7 +133,7 @@ async def test_two_drafts_of_a_kind_at_once_take_two_numbers(platform, governmen
 
 
 async def test_scheme_refusals_name_their_field_and_write_nothing(platform, government):
-    before = await events_stored(platform)
+    before = await platform.events_stored("assessment")
     economic_in_office = {**OFFICE_SCHEME, "indicators": [
         linear("case_closure_rate", 50, 0.9), linear("investment_signed", 50, 5000)]}
     office_in_economic = {**SUBCENTRE_SCHEME, "indicators": [
@@ -177,7 +172,7 @@ async def test_scheme_refusals_name_their_field_and_write_nothing(platform, gove
     assert unknown.status_code == 404, unknown.text
     office = platform.as_("assessment", "street_office_staff:s1", user="office-1")
     assert (await office.post("/schemes", json=OFFICE_SCHEME)).status_code == 403
-    assert await events_stored(platform) == before
+    assert await platform.events_stored("assessment") == before
 
 
 async def test_targets_are_set_replaced_and_read_by_period(platform, government):
@@ -202,7 +197,7 @@ async def test_targets_are_set_replaced_and_read_by_period(platform, government)
 
 
 async def test_target_refusals_name_their_field_and_write_nothing(platform, government):
-    before = await events_stored(platform)
+    before = await platform.events_stored("assessment")
     refusals = [
         ("office-s9", "case_closure_rate", "2026-11", 0.9, "unit_id"),  # no street s9
         ("desk-s1", "case_closure_rate", "2026-11", 0.9, "unit_id"),
@@ -220,7 +215,7 @@ async def test_target_refusals_name_their_field_and_write_nothing(platform, gove
     not_a_number = await government.put("/units/office-s1/targets/case_closure_rate/2026",
                                         json={"target": "0.9"})
     assert not_a_number.status_code == 422
-    assert await events_stored(platform) == before
+    assert await platform.events_stored("assessment") == before
 
 
 async def test_a_project_goes_from_signing_to_completion_and_shows(platform, subcentre):
@@ -275,7 +270,7 @@ async def test_economic_refusals_name_their_field_and_write_nothing(platform, su
     nowhere = platform.as_("assessment", "investment_staff:s9", user="inv-9")
     project = {"street_id": "s1", "name": "商业综合体", "investor": "某地产公司",
                "amount_wan": 3000, "signed_on": str(day)}
-    before = await events_stored(platform)
+    before = await platform.events_stored("assessment")
     refusals = [
         (subcentre.post("/projects", json={**project, "amount_wan": 0}), 422, "amount_wan"),
         (subcentre.post("/projects", json={**project, "signed_on": str(day + timedelta(1))}),
@@ -300,7 +295,7 @@ async def test_economic_refusals_name_their_field_and_write_nothing(platform, su
         assert response.status_code == status, response.text
         if field:
             assert [f["field"] for f in response.json()["error"]["fields"]] == [field]
-    assert await events_stored(platform) == before
+    assert await platform.events_stored("assessment") == before
 
 
 class Minter:
@@ -328,11 +323,11 @@ async def test_the_demo_puts_schemes_and_targets_in_force_once_and_records_resul
             SCHEMES["investment_subcentre"]["indicators"])
         await platform.eventually("assessment", "/targets", lambda p, n=wanted: p["total"] >= n,
                                   period=period)
-    stored = await events_stored(platform)
+    stored = await platform.events_stored("assessment")
     await demo.setup()  # a restart sets nothing already set
-    assert await events_stored(platform) == stored
+    assert await platform.events_stored("assessment") == stored
     for _ in range(150):
         await demo.round()
-    assert await events_stored(platform) > stored
+    assert await platform.events_stored("assessment") > stored
     records = await platform.eventually("assessment", "/visits", lambda p: p["total"] > 1)
     assert {v["street_id"] for v in records["items"]} == {"s1"}

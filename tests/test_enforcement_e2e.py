@@ -45,11 +45,6 @@ def office(platform):
     return platform.as_("enforcement", "street_office_staff:s1", user="office-1")
 
 
-async def events_stored(platform) -> int:
-    return await platform.apps["enforcement"].state.pool.fetchval(
-        "SELECT count(*) FROM enforcement.events")
-
-
 async def record(officer, **changes) -> str:
     recorded = await officer.post("/violations", json=finding(**changes))
     assert recorded.status_code == 201, recorded.text
@@ -109,7 +104,7 @@ async def test_a_violation_goes_from_record_to_closure(platform, officer):
 async def test_every_refusal_answers_its_field_and_writes_nothing(platform, officer):
     violation_id = await record(officer, type="to.illegal_parking")  # 20-200 yuan
     other_street = platform.as_("enforcement", "enforcement_officer:s2", user="officer-9")
-    before = await events_stored(platform)
+    before = await platform.events_stored("enforcement")
     refusals = [
         (officer.post("/violations", json=finding(type="cm.no_such_type")), 422, "type"),
         (officer.post("/violations", json=finding(location=NOWHERE)), 422, "location"),
@@ -130,7 +125,7 @@ async def test_every_refusal_answers_its_field_and_writes_nothing(platform, offi
         assert response.status_code == status, response.text
         if field:
             assert [f["field"] for f in response.json()["error"]["fields"]] == [field]
-    assert await events_stored(platform) == before
+    assert await platform.events_stored("enforcement") == before
 
 
 async def test_an_overdue_order_is_marked_once_by_two_checks_at_once(platform, officer):
