@@ -20,7 +20,7 @@ from uuid import UUID, uuid5
 import orjson
 from pydantic import BaseModel
 
-from shared.envelope import Envelope
+from shared.envelope import Envelope, new_event_id
 from shared.errors import DomainError
 from shared.store import AppendResult
 
@@ -72,3 +72,9 @@ class Idempotency:
         return AppendResult(version=mine[-1].stream_version,
                             positions=[e.position for e in mine if e.position is not None],
                             replayed=True)
+
+
+def created_id(idempotency: Idempotency | None) -> str:
+    """The id of what a command creates: the same for every retry with one Idempotency-Key,
+    else a new time-ordered one."""
+    return idempotency.new_id() if idempotency else new_event_id().hex

@@ -23,8 +23,8 @@ from services.accounts.domain import ApiKey, KeyShownOnce, User
 from services.accounts.passwords import new_api_key
 from shared.access import Role
 from shared.commands import RepoDep, Sender, act, by
-from shared.envelope import new_event_id
 from shared.http import Accepted, accepted, app_state
+from shared.idempotency import created_id
 
 router = APIRouter(tags=["accounts (commands)"])
 CredentialsDep = Annotated[Credentials, Depends(app_state("credentials"))]
@@ -89,7 +89,7 @@ async def issue_api_key(command: IssueApiKey, repo: RepoDep, sender: Administrat
     """Issue an Open311 API key for a client application. A retry under the same
     Idempotency-Key cannot show the key again (409): revoke that one and issue another."""
     idempotency = sender.idempotency(command)
-    key_id = idempotency.new_id() if idempotency else new_event_id().hex
+    key_id = created_id(idempotency)
     key, key_hash = new_api_key()
     api_key = ApiKey(key_id)
     result = await repo.act(api_key, lambda k: k.issue(command.client_name, key_hash),

@@ -19,8 +19,8 @@ from services.assessment.schemes import AlreadyDrafted, Scheme, scheme_id
 from services.assessment.targets import TargetRequest, Targets
 from services.assessment.units import parse_unit
 from shared.commands import Sender
-from shared.envelope import new_event_id
 from shared.errors import ConcurrencyConflict
+from shared.idempotency import created_id
 from shared.repository import Repository
 from shared.settings import Settings
 from shared.store import AppendResult
@@ -99,7 +99,7 @@ class Assessment:
         sender.caller.authorize(subcentre_place(command.street_id))  # 403 before a lookup
         known = await self.territory.has_street(command.street_id)
         idempotency = sender.idempotency(command)
-        project = Project(idempotency.new_id() if idempotency else new_event_id().hex)
+        project = Project(created_id(idempotency))
         result = await self.repo.act(
             project, lambda p: p.sign(command, street_known=known, by=sender.caller.user_id,
                                       today=self.today()),
@@ -111,7 +111,7 @@ class Assessment:
         sender.caller.authorize(subcentre_place(command.street_id))
         known = await self.territory.has_street(command.street_id)
         idempotency = sender.idempotency(command)
-        visit = Visit(idempotency.new_id() if idempotency else new_event_id().hex)
+        visit = Visit(created_id(idempotency))
         result = await self.repo.act(
             visit, lambda v: v.record(command, street_known=known, by=sender.caller.user_id,
                                       today=self.today()),

@@ -26,8 +26,8 @@ from services.enforcement.team import Team
 from services.enforcement.violation import Violation
 from shared.access import Place, Role
 from shared.commands import Sender, act, by
-from shared.envelope import new_event_id
 from shared.http import Accepted, accepted, app_state
+from shared.idempotency import created_id
 
 router = APIRouter(tags=["enforcement (commands)"])
 StreetOffice = Annotated[Sender, by(Role.STREET_OFFICE_STAFF)]
@@ -64,7 +64,7 @@ async def log_activity(street_id: str, command: LogActivity, enforcement: Enforc
     sender.caller.authorize(Place.of(street=street_id))
     known = await enforcement.territory.has_street(street_id)
     idempotency = sender.idempotency(command)
-    activity_id = idempotency.new_id() if idempotency else new_event_id().hex
+    activity_id = created_id(idempotency)
     return await act(enforcement.repo, Team(street_id),
                      lambda t: t.log(command, activity_id=activity_id,
                                      logged_by=sender.caller.user_id, street_known=known),

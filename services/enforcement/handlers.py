@@ -17,8 +17,9 @@ from services.enforcement.commands import RecordViolation
 from services.enforcement.violation import Finding, Violation, Where, require_in_street
 from shared.access import Place
 from shared.commands import Sender
-from shared.envelope import SYSTEM, Envelope, new_event_id
+from shared.envelope import SYSTEM, Envelope
 from shared.errors import ConcurrencyConflict
+from shared.idempotency import created_id
 from shared.repository import Repository
 from shared.store import AppendResult
 from shared.territory import TerritoryLookup
@@ -44,7 +45,7 @@ class Enforcement:
         located = await self.territory.locate(command.location.lon, command.location.lat)
         where = require_in_street(Where(*located) if located else None, command.street_id)
         idempotency = sender.idempotency(command)
-        violation = Violation(idempotency.new_id() if idempotency else new_event_id().hex)
+        violation = Violation(created_id(idempotency))
         finding = Finding(
             type=kind, location=command.location.model_dump(), address=command.address,
             evidence=list(command.evidence), source=command.source,

@@ -19,19 +19,14 @@ from services.intake.commands import FileApplication, RecordConsultation
 from services.intake.front_desk import Application, Consultation, ProblemReport
 from shared.access import Place, Role
 from shared.calendar import WorkCalendar
-from shared.envelope import Actor, new_event_id
+from shared.envelope import Actor
 from shared.errors import NotFound
-from shared.idempotency import Idempotency
+from shared.idempotency import Idempotency, created_id
 from shared.repository import References, Repository
 from shared.store import AppendResult
 from shared.territory import TerritoryLookup
 
 Authorize = Callable[[Place], Actor]
-
-
-def new_id() -> str:
-    """A new, time-ordered identifier for an application, consultation or problem."""
-    return new_event_id().hex
 
 
 @dataclass
@@ -62,7 +57,7 @@ async def file_application(
 
     async def attempt(references: References) -> tuple[str, AppendResult]:
         matter = await references.load(Matter(command.matter_code))
-        application = Application(idempotency.new_id() if idempotency else new_id())
+        application = Application(created_id(idempotency))
         events = application.file(command, matter=matter, place=place,
                                   filed_at=intake.clock(), calendar=intake.calendar,
                                   filed_by=filed_by)
@@ -86,7 +81,7 @@ async def record_consultation(
         matter = None
         if command.matter_code is not None:
             matter = await references.load(Matter(command.matter_code))
-        consultation = Consultation(idempotency.new_id() if idempotency else new_id())
+        consultation = Consultation(created_id(idempotency))
         events = consultation.record(command, street_id=street_id, matter=matter)
         result = await intake.repo.save(consultation, events, actor=actor, read=references,
                                         idempotency=idempotency)
@@ -101,7 +96,7 @@ async def report_problem(
     idempotency: Idempotency | None = None,
 ) -> tuple[str, AppendResult]:
     place = await intake.territory.locate(lon, lat)
-    problem = ProblemReport(idempotency.new_id() if idempotency else new_id())
+    problem = ProblemReport(created_id(idempotency))
     location: dict[str, Any] = {"lon": lon, "lat": lat}
     events = problem.report(problem_type=problem_type, description=description, place=place,
                             location=location, address=address, reporter=reporter)
