@@ -9,9 +9,8 @@ reads the front desk's checkpoints of the filings still unseen (and polls every 
 besides), so it measures the read model itself, not the API's waiting GET.
 
 The platform is run twice on the same servers: first with the settings of before
-(`--baseline`: Faust's hard-coded 1,500 ms fetch wait, a 100 ms batching window, the relay's
-20 ms linger), then with the current defaults (shared/settings.py). Results:
-bench/results/freshness.json.
+(`--baseline`: Faust's hard-coded 1,500 ms fetch wait, the relay's 20 ms linger), then
+with the current defaults (shared/settings.py). Results: bench/results/freshness.json.
 
     .venv/bin/python -m bench.freshness               # both settings, ~4 minutes
     .venv/bin/python -m bench.freshness --quick       # current settings, short
@@ -52,8 +51,7 @@ from shared.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 IDLE_RATE = 5.0
-BASELINE = {"JIEDAO_KAFKA_FETCH_MAX_WAIT_MS": "1500", "JIEDAO_READ_BATCH_SECONDS": "0.1",
-            "JIEDAO_RELAY_LINGER_SECONDS": "0.02"}
+BASELINE = {"JIEDAO_KAFKA_FETCH_MAX_WAIT_MS": "1500", "JIEDAO_RELAY_LINGER_SECONDS": "0.02"}
 FLOORS = {"idle p50 ms": 50.0, "1000/s p99 ms": 500.0}
 CHECKPOINTS = ("SELECT stream_id FROM intake_view.checkpoints WHERE projection = 'front_desk' "
                "AND stream_id = ANY($1::text[]) AND version >= 1")
@@ -216,7 +214,6 @@ def main() -> None:
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": {"baseline": BASELINE, "current": {
             "JIEDAO_KAFKA_FETCH_MAX_WAIT_MS": sample.kafka_fetch_max_wait_ms,
-            "JIEDAO_READ_BATCH_SECONDS": sample.read_batch_seconds,
             "JIEDAO_RELAY_LINGER_SECONDS": sample.relay_linger_seconds}},
         "runs": runs, "floors": FLOORS, "floors_met": floors_met(runs),
     }

@@ -37,7 +37,6 @@ class Settings(BaseSettings):
     kafka_session_timeout: float = Field(4.0, gt=0, alias="JIEDAO_KAFKA_SESSION_TIMEOUT")
     # What a new event waits for on its way to the read models (bench/README.md, freshness).
     kafka_fetch_max_wait_ms: int = Field(100, ge=1, alias="JIEDAO_KAFKA_FETCH_MAX_WAIT_MS")
-    read_batch_seconds: float = Field(0.01, gt=0, alias="JIEDAO_READ_BATCH_SECONDS")
     relay_linger_seconds: float = Field(0.005, ge=0, alias="JIEDAO_RELAY_LINGER_SECONDS")
     demo_api_key: str = Field("jiedao-demo-key", alias="JIEDAO_DEMO_API_KEY")
     # Sign-in (README "Roles and sign-in"): who issues tokens, for whom, and where their keys are.

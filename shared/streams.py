@@ -11,9 +11,9 @@ from typing import Any
 
 import asyncpg
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import Message
 
-from shared import deadletters, projection
+from shared import deadletters, faust_transport, projection
 from shared.db import create_pool, transient
 from shared.deadletters import DeadLetter, describe
 from shared.envelope import Envelope
@@ -47,8 +47,7 @@ def create_worker_app(spec: ServiceSpec, settings: Settings) -> faust.App:
         feeds.setdefault(source, []).append(
             reaction_feed(r, settings.topic(source), spec.name, contexts))
     for source, fed in feeds.items():
-        add_topic_agent(app, f"{spec.name}.reads.{source}", settings.topic(source), fed,
-                        settings.read_batch_seconds)
+        add_topic_reader(app, settings.topic(source), fed)
     add_progress_timer(app, [feed for fed in feeds.values() for feed in fed])
     for task in spec.periodic:
         add_periodic_timer(app, task, float(getattr(settings, task.interval)), contexts)
@@ -74,33 +73,8 @@ def create_faust_app(name: str, settings: Settings) -> faust.App:
         # Tansu's end_offsets() is wrong after batched produce, which breaks table recovery.
         producer_max_batch_size=1,
     )
-    app.transport = _transport(app, settings.kafka_fetch_max_wait_ms)
+    app.transport = faust_transport.transport(app, settings.kafka_fetch_max_wait_ms)
     return app
-
-
-def _transport(app: faust.App, fetch_max_wait_ms: int) -> faust_aiokafka.Transport:
-    """Faust's Kafka transport, its consumer's fetch wait set: Faust hard-codes 1,500 ms, and
-    Tansu holds every fetch that long even when data arrives (real Kafka answers at once)."""
-    transport = _Transport(app.conf.broker_consumer, app)
-    transport.fetch_max_wait_ms = fetch_max_wait_ms
-    return transport
-
-
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = transport.fetch_max_wait_ms  # read when it starts
-        return consumer
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> _ConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class _Transport(faust_aiokafka.Transport):
-    Consumer = _Consumer
-    fetch_max_wait_ms = 1500  # Faust's own
 
 
 class ReadModelDatabase:
@@ -166,55 +140,21 @@ def reaction_feed(r: Reaction, topic: str, schema: str, contexts: Contexts) -> F
                 apply, contexts.open_pool)
 
 
-def add_topic_agent(app: faust.App, name: str, topic_name: str, feeds: list[Feed],
-                    batch_seconds: float) -> None:
-    """An agent that reads `topic_name` in batches (an event waits at most `batch_seconds` for
-    others to join its batch), decodes each event once, passes over the events no feed takes
-    (told by their headers, undecoded), and hands each feed the events it takes; the batch is
-    acked only once every feed applied its part. They apply concurrently, each retrying until
-    it has: one feed's poison event is its own dead letter, the others apply it; a feed that
-    keeps failing (its database away) holds back the topic's next batch for all of them."""
-    topic = app.topic(
-        topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    )
+def add_topic_reader(app: faust.App, topic_name: str, feeds: list[Feed]) -> None:
+    """Read `topic_name` a fetched batch at a time (shared/faust_transport.py): decode each
+    event once, pass over the events no feed takes (told by their headers, undecoded), and
+    hand each feed the events it takes; the batch is acked only once every feed applied its
+    part. They apply concurrently, each retrying until it has: one feed's poison event is its
+    own dead letter, the others apply it; a feed that keeps failing (its database away) holds
+    back the topic's next batch for all of them."""
+    async def read(messages: list[Message]) -> None:
+        parts = split(messages, feeds)
+        await asyncio.gather(*(feed.apply(envelopes, letters) for feed, (envelopes, letters)
+                               in zip(feeds, parts, strict=True) if envelopes or letters))
+        for feed in feeds:
+            feed.progress.applied(messages)
 
-    async def run(stream: faust.StreamT) -> None:
-        wait_for_first_event(stream)
-        async for events in stream.take_events(1000, within=batch_seconds):
-            parts = split(events, feeds)
-            try:
-                await asyncio.gather(*(feed.apply(envelopes, letters) for feed, (envelopes, letters)
-                                       in zip(feeds, parts, strict=True) if envelopes or letters))
-                for feed in feeds:
-                    feed.progress.applied(events)
-            except asyncio.CancelledError:
-                # take_events acks the batch as it closes: keep this unapplied one uncommitted.
-                for event in events:
-                    event.message.acked = True
-                raise
-
-    app.agent(topic, name=name)(run)
-
-
-def wait_for_first_event(stream: faust.StreamT) -> None:
-    """Faust's `take_events` wakes every `within` seconds even while no event comes (100 times
-    a second per agent at 10 ms, the cost of an idle worker): have it wait for a batch's first
-    event, then at most `within` for more (its wait is its `wait_for_stopped`)."""
-    arrived = asyncio.Event()
-    timed = stream.wait_for_stopped
-
-    def seen(value: Any) -> Any:  # a processor: runs for each event as it comes in
-        arrived.set()
-        return value
-
-    async def wait_for_stopped(*coros: Any, timeout: Any = None) -> bool:
-        if not arrived.is_set() and await timed(arrived):
-            return True  # stopped while idle
-        arrived.clear()  # events from now on are seen by the next wait
-        return await timed(*coros, timeout=timeout)
-
-    stream.add_processor(seen)
-    stream.wait_for_stopped = wait_for_stopped  # type: ignore[method-assign]
+    faust_transport.add_reader(app, topic_name, read)
 
 
 def add_progress_timer(app: faust.App, feeds: list[Feed]) -> None:
@@ -234,21 +174,21 @@ def add_periodic_timer(app: faust.App, task: Periodic, seconds: float,
     app.timer(seconds, name=f"periodic.{task.name}")(tick)
 
 
-def split(events: list[faust.types.EventT], feeds: list[Feed]
+def split(messages: list[Message], feeds: list[Feed]
           ) -> list[tuple[list[Envelope], list[DeadLetter]]]:
     """Each feed's events of the batch, and its messages that are not jiedao events (dead
     letters of every feed that might take them). An event no feed takes is never decoded."""
     parts: list[tuple[list[Envelope], list[DeadLetter]]] = [([], []) for _ in feeds]
-    for event in events:
-        said = peek(event.headers)
+    for message in messages:
+        said = peek(message.headers)
         takers = [part for feed, part in zip(feeds, parts, strict=True)
                   if said is None or feed.takes(*said)]
         if not takers:
             continue
         try:
-            envelope = from_message(event.headers, event.key, event.value)
+            envelope = from_message(message.headers, message.key, message.value)
         except Exception as exc:
-            letter = malformed(event, exc)
+            letter = malformed(message, exc)
             for part in takers:
                 part[1].append(letter)
             continue
@@ -268,12 +208,11 @@ def peek(headers: Any) -> tuple[str, str] | None:
         return None
 
 
-def malformed(event: faust.types.EventT, exc: Exception) -> DeadLetter:
-    m = event.message
+def malformed(m: Message, exc: Exception) -> DeadLetter:
     log.warning("%s[%s]@%s is not a jiedao event: %s", m.topic, m.partition, m.offset, exc)
-    headers = event.headers.items() if isinstance(event.headers, dict) else event.headers
+    headers = m.headers.items() if isinstance(m.headers, dict) else m.headers
     return deadletters.of_message(f"{m.topic}[{m.partition}]@{m.offset}", headers,
-                                  event.value, describe(exc))
+                                  m.value, describe(exc))
 
 
 async def until_applied(database: ReadModelDatabase, p: Projection, envelopes: list[Envelope],

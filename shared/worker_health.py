@@ -44,10 +44,9 @@ class ConsumerProgress:
         self._applied: dict[int, int] = {}  # partition -> next offset to apply
         self._ready = False
 
-    def applied(self, events: Iterable[Any]) -> None:
-        """After a batch of Faust events is applied (each has `.message.tp` and `.offset`)."""
-        for event in events:
-            message = event.message
+    def applied(self, messages: Iterable[Any]) -> None:
+        """After a batch of Faust messages is applied (each has `.tp` and `.offset`)."""
+        for message in messages:
             self._applied[message.tp.partition] = message.offset + 1
 
     async def report(self, pool: Callable[[], Awaitable[asyncpg.Pool]], consumer: Any) -> None:

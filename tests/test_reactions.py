@@ -278,15 +278,15 @@ def test_only_conflicts_and_outages_are_retried_other_failures_are_dead_lettered
     assert not retried(KeyError("order_id"))
 
 
-def test_a_reaction_declared_on_a_spec_becomes_an_agent_of_its_worker(tmp_path):
+def test_a_reaction_declared_on_a_spec_is_fed_by_its_workers_topic_reader(tmp_path):
     from shared.streams import create_worker_app
 
     spec = toy_spec(TOY)
     settings = Settings(DATABASE_URL="postgresql://nowhere/none", JIEDAO_DATA_DIR=str(tmp_path),
                         KAFKA_BOOTSTRAP_SERVERS="nowhere:9092", JIEDAO_NAMESPACE="t")
     app = create_worker_app(spec, settings)
-    assert {name: set(a.channel.topics) for name, a in app.agents.items()} == {
-        f"{TOY}.reads.{SOURCE}": {"t.shop"}}
+    assert set(app.transport.readers) == {"t.shop"}  # the topic's reader
+    assert {t for topic in app.topics for t in topic.topics} == {"t.shop"}  # subscribed
     assert [(a.schema, a.name) for a in spec.agents] == [(TOY, COUNT_ORDERS.name)]
     assert spec.has_worker and spec.topics_read() == [SOURCE]
     assert isinstance(COUNT_ORDERS, Reaction) and Counted.TYPE == "test.counted"
