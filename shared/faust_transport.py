@@ -88,8 +88,9 @@ class _Consumer(faust_aiokafka.Consumer):
         return True
 
     async def _deliver(self, reader: Reader, messages: list[Message]) -> None:
-        for message in messages:
-            self.track_message(message)
+        # Tracked as Faust's `track_message` does, less its per-message sensor calls (the
+        # monitor's statistics, which nothing here reads: 7 % of a busy worker's CPU).
+        self._unacked_messages.update(messages)
         try:
             await reader(messages)
         except BaseException:
