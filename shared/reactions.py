@@ -75,12 +75,29 @@ class Reaction:
 
 @dataclass(frozen=True)
 class Periodic:
-    """`run(context)` every `getattr(settings, interval)` seconds; a failing run is logged
-    and runs again at the next tick. One worker at a time runs it (an advisory lock)."""
+    """`run(context)` every `getattr(settings, interval)` seconds (slower when a run takes
+    more than a tenth of that: `Pace`); a failing run is logged and runs again at the next
+    tick. One worker at a time runs it (an advisory lock)."""
 
     name: str
     interval: str  # the Settings attribute holding its period, in seconds
     run: Callable[[ReactionContext], Awaitable[Any]]
+
+
+class Pace:
+    """When a periodic task may run next: every `interval` seconds, but never for more than
+    `share` of the time, so a task whose work grows with the data (a scoring pass over every
+    fact) slows down instead of crowding out the worker's event processing."""
+
+    def __init__(self, interval: float, share: float = 0.1) -> None:
+        self.interval, self.share = interval, share
+        self.next_at = float("-inf")
+
+    def due(self, now: float) -> bool:
+        return now >= self.next_at
+
+    def ran(self, started: float, ended: float) -> None:
+        self.next_at = started + max(self.interval, (ended - started) / self.share)
 
 
 @dataclass(frozen=True)

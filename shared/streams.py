@@ -1,10 +1,11 @@
-"""Faust stream processing: one app per service worker, one agent per topic it reads, feeding
+"""Faust stream processing: one app per service worker, one reader per topic it reads, feeding
 every read model and reaction the service keeps on that topic."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from shared.deadletters import DeadLetter, describe
 from shared.envelope import Envelope
 from shared.kafka import from_message
 from shared.projection import Projection, keeps
-from shared.reactions import Contexts, Periodic, Reaction, run_periodic, until_handled
+from shared.reactions import Contexts, Pace, Periodic, Reaction, run_periodic, until_handled
 from shared.service import ServiceSpec
 from shared.settings import Settings
 from shared.store import EventStore
@@ -32,7 +33,7 @@ FIRST_RETRY_DELAY, LAST_RETRY_DELAY = 0.1, 5.0  # seconds; doubling in between
 
 
 def create_worker_app(spec: ServiceSpec, settings: Settings) -> faust.App:
-    """The service's worker: one agent per topic it reads, feeding each batch to every read
+    """The service's worker: one reader per topic it reads, feeding each batch to every read
     model (its own topic's fill version gaps from its own store, its replicas' cannot) and
     reaction (shared/reactions.py) the spec declares on that topic; a timer per periodic task."""
     app = create_faust_app(spec.name, settings)
@@ -168,8 +169,12 @@ def add_progress_timer(app: faust.App, feeds: list[Feed]) -> None:
 
 def add_periodic_timer(app: faust.App, task: Periodic, seconds: float,
                        contexts: Contexts) -> None:
+    pace = Pace(seconds)
+
     async def tick() -> None:
-        await run_periodic(contexts, task)
+        if pace.due(started := time.monotonic()):
+            await run_periodic(contexts, task)
+            pace.ran(started, time.monotonic())
 
     app.timer(seconds, name=f"periodic.{task.name}")(tick)
 

@@ -30,6 +30,7 @@ from shared.errors import ConcurrencyConflict, DomainError
 from shared.kafka import to_message
 from shared.reactions import (
     Contexts,
+    Pace,
     Reaction,
     ReactionContext,
     retried,
@@ -356,3 +357,14 @@ async def test_the_grids_reactions_hand_each_event_to_the_case_desk():
                      ("check_overdue", None)]
     assert overdue_check.interval == "overdue_check_seconds"
     assert Settings().overdue_check_seconds == 60
+
+
+def test_a_periodic_task_that_takes_long_slows_down_to_a_tenth_of_the_time():
+    pace = Pace(1.0)
+    assert pace.due(0.0)
+    pace.ran(0.0, 0.05)  # quick: every interval
+    assert not pace.due(0.9) and pace.due(1.0)
+    pace.ran(1.0, 1.4)  # 0.4 s of work: not again for 4 s
+    assert not pace.due(4.9) and pace.due(5.0)
+    pace.ran(5.0, 5.01)  # quick again: back to every interval
+    assert pace.due(6.0)
