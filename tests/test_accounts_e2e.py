@@ -22,7 +22,10 @@ PASSWORD = "correct horse battery staple"
 async def platform(database_url, kafka_bootstrap, tmp_path_factory):
     async with running(["grid", "accounts"], database_url, kafka_bootstrap,
                        tmp_path_factory.mktemp("jiedao"),
-                       env={"JIEDAO_CORS_ORIGINS": GRID_DOCS}) as platform:
+                       # 10 sign-ins per username, then one more every 6 minutes: a slow
+                       # machine's guesses cannot earn a refill within a test
+                       env={"JIEDAO_CORS_ORIGINS": GRID_DOCS,
+                            "JIEDAO_SIGN_IN_RATE_LIMIT": "10/hour"}) as platform:
         yield platform
 
 
