@@ -89,14 +89,15 @@ def describe(exc: BaseException) -> str:
 
 async def record(con: asyncpg.Connection, schema: str, projection: str,
                  letters: list[DeadLetter]) -> None:
-    """Keep `letters` (a redelivered one keeps its first row, with the latest reason)."""
+    """Keep `letters` (a redelivered one keeps its first row, with the latest reason — except
+    that being held, which a redelivered dead letter always is, never hides why it is one)."""
     if not letters:
         return
     await con.executemany(
         f"INSERT INTO {schema}.dead_letters (projection, event_id, stream_id, version, type, "
         "position, reason, error, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
         "ON CONFLICT (projection, event_id) DO UPDATE "
-        "SET reason = EXCLUDED.reason, error = EXCLUDED.error",
+        f"SET reason = EXCLUDED.reason, error = EXCLUDED.error WHERE EXCLUDED.reason <> '{HELD}'",
         [(projection, d.event_id, d.stream_id, d.version, d.type, d.position, d.reason,
           d.error, d.message) for d in letters],
     )

@@ -92,6 +92,17 @@ async def test_poison_event_is_dead_lettered_and_others_still_apply(pg_pool, sch
     assert failed["type"] == "test.note" and failed["event_id"] == str(batch[1].id)
 
 
+async def test_a_redelivered_poison_event_keeps_its_dead_letter_and_first_error(
+        pg_pool, schema, notes):
+    batch = [note("b", 1, POISON), note("b", 2)]
+    await projection.project(pg_pool, notes, batch)
+    await projection.project(pg_pool, notes, batch)  # delivered again (a rebalance)
+    assert await letters(pg_pool, notes) == [("b", 1, "failed"), ("b", 2, "held")]
+    [failed] = [r for r in await deadletters.listing(pg_pool, schema, "notes")
+                if r["version"] == 1]
+    assert failed["error"].startswith("CheckViolationError")  # not "held behind ..." itself
+
+
 async def test_a_held_stream_waits_and_a_retry_after_the_fix_applies_it_in_order(
         pg_pool, schema, notes):
     first = [note("a", 1), note("b", 1, POISON), note("b", 2)]
