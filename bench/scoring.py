@@ -175,9 +175,12 @@ class Workers:
     def start(self) -> None:
         for n in range(self.count):
             env = {**self.env, "JIEDAO_DATA_DIR": f"{self.env['JIEDAO_DATA_DIR']}/worker-{n}"}
-            self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "deploy.cli", "worker", "assessment"], env=env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            log = Path(env["JIEDAO_DATA_DIR"])
+            log.mkdir(parents=True, exist_ok=True)
+            with open(log / "worker.log", "ab") as out:  # its warnings, to read after a run
+                self.processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "deploy.cli", "worker", "assessment"], env=env,
+                    stdout=out, stderr=subprocess.STDOUT))
 
     def stop(self) -> None:
         for process in self.processes:
@@ -253,6 +256,7 @@ async def run(infra: Infra, rates: list[float], seconds: float, count: int,
     """The whole measurement with `workers` worker processes, on topics of its own."""
     namespace = f"bench{uuid.uuid4().hex[:6]}"
     data_dir = tempfile.mkdtemp(prefix="jiedao-scoring-")
+    print(f"workers' logs: {data_dir}/worker-*/worker.log", flush=True)
     env = {**os.environ, "DATABASE_URL": infra.url, "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap,
            "JIEDAO_NAMESPACE": namespace, "JIEDAO_DATA_DIR": data_dir,
            "JIEDAO_TOPIC_PARTITIONS": str(PARTITIONS)}
