@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 from asyncpg.exceptions._base import DataError as ArgumentError
 
-from shared.errors import StoreUnavailable
+from shared.errors import CheckpointMoved, StoreUnavailable
 
 
 async def _keep_session(con: asyncpg.Connection) -> None:
@@ -37,10 +37,11 @@ _TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
 
 def transient(exc: BaseException) -> bool:
     """Whether `exc` says PostgreSQL could not run a statement now, rather than that the
-    statement itself can never succeed."""
+    statement itself can never succeed (a batch another applier overtook is tried again)."""
     if isinstance(exc, asyncpg.PostgresError):
         state = exc.sqlstate or ""
         return state[:2] in _TRANSIENT_CLASSES or state == "55P03"
     if isinstance(exc, ArgumentError):  # asyncpg refused an argument: it never will take it
         return False
-    return isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError | StoreUnavailable)
+    return isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError | StoreUnavailable
+                      | CheckpointMoved)

@@ -62,3 +62,8 @@ class IdempotencyMismatch(JiedaoError):
 
 class StoreUnavailable(JiedaoError):
     status = 503
+
+
+class CheckpointMoved(JiedaoError):
+    """Another applier advanced a read model's checkpoint while a batch was being applied
+    (shared/projection.py): the batch is undone and applied again, skipping what it applied."""

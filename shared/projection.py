@@ -13,6 +13,16 @@ event becomes a dead letter and its stream's later versions are held behind it u
 (shared/deadletters.py). Errors a retry cures (a lost connection, a deadlock) propagate: the
 caller retries the whole batch, which is applied once whatever happened before.
 
+Checkpoints are optimistic: a batch reads its streams' versions with a plain SELECT (no row
+written, no lock taken), applies what is newer, and at its end moves each checkpoint it
+advanced only from the version it read (`UPDATE ... WHERE version = <read>`; a stream new to
+the read model: `INSERT ... ON CONFLICT DO NOTHING`), counting the rows that moved. If one did
+not, another applier (two workers during a Faust rebalance, a retry of dead letters) committed
+that stream first: the batch raises `CheckpointMoved`, which `shared.db.transient` calls
+transient, so its whole transaction is undone and the caller applies the batch again, skipping
+what the other applied. A waiting UPDATE or INSERT sees the other's commit, so neither can
+apply an event twice, and a batch writes one checkpoint tuple per stream it advanced.
+
 A rebuild holds the projection's advisory lock for its whole run and each batch takes it
 shared, so a worker's batch waits for a rebuild, then skips what the rebuild applied.
 
@@ -21,13 +31,14 @@ whole batch, each run of consecutive statements with the same SQL as one `execut
 (asyncpg pipelines it: one round trip instead of one per event). A projection whose events
 write only their own stream's rows (`independent_streams`) has its batch's statements taken
 across streams, each stream's in order, so a batch costs a round trip per kind of statement.
+A write that is a `Rows` (one row of scalars for SQL that takes one array per column) costs
+less still: a run of them is ONE execution, the rows transposed into arrays.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,8 +49,12 @@ from shared import deadletters
 from shared.db import transient
 from shared.deadletters import FAILED, GAP, HELD, DeadLetter, describe, of_event
 from shared.envelope import Envelope
+from shared.errors import CheckpointMoved
 from shared.follower import LogFollower
 from shared.store import EventStore
+from shared.write_runs import Rows, Run, Statement, Write, runs, stream_runs
+
+__all__ = ["Rows", "Run", "Statement", "Write", "runs", "stream_runs"]  # also theirs to use
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +67,6 @@ CREATE TABLE IF NOT EXISTS {s}.checkpoints (
     PRIMARY KEY (projection, stream_id)
 );
 """
-
-Statement = tuple[str, tuple[Any, ...]]  # SQL and its arguments
-
 
 def projected_channel(schema: str) -> str:
     """The NOTIFY channel `project()` signals when it commits to a read model schema."""
@@ -80,7 +92,7 @@ class Projection(Protocol):
         """The tables a rebuild empties."""
         ...
 
-    def statements(self, event: Envelope) -> Iterable[Statement]:
+    def statements(self, event: Envelope) -> Iterable[Write]:
         """The writes that apply `event` to the read model, in order (pure: no I/O)."""
         ...
 
@@ -91,45 +103,15 @@ def keeps(projection: Projection, stream_id: str) -> bool:
     return not prefixes or stream_id.startswith(prefixes)
 
 
-def runs(statements: Iterable[Statement]) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    """Consecutive statements with the same SQL, grouped; the order is kept."""
-    grouped: list[tuple[str, list[tuple[Any, ...]]]] = []
-    for sql, args in statements:
-        if grouped and grouped[-1][0] == sql:
-            grouped[-1][1].append(args)
-        else:
-            grouped.append((sql, [args]))
-    return grouped
-
-
-def stream_runs(writes: list[tuple[Envelope, list[Statement]]]
-                ) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    """Runs of the same SQL taken across streams, each stream's statements in their order:
-    the next run is the SQL at the head of the first stream with writes left."""
-    queues: dict[str, deque[Statement]] = {}
-    for event, statements in writes:
-        queues.setdefault(event.stream_id, deque()).extend(statements)
-    queues = {sid: q for sid, q in queues.items() if q}
-    grouped: list[tuple[str, list[tuple[Any, ...]]]] = []
-    while queues:
-        sql, rows = next(iter(queues.values()))[0][0], []
-        for sid, queue in list(queues.items()):
-            while queue and queue[0][0] == sql:
-                rows.append(queue.popleft()[1])
-            if not queue:
-                del queues[sid]
-        grouped.append((sql, rows))
-    return grouped
-
-
-async def _write(con: asyncpg.Connection, statements: list[Statement]) -> None:
+async def _write(con: asyncpg.Connection, statements: list[Write]) -> None:
     await _run(con, runs(statements))
 
 
-async def _run(con: asyncpg.Connection, grouped: list[tuple[str, list[tuple[Any, ...]]]]
-               ) -> None:
-    for sql, rows in grouped:
-        if len(rows) == 1:
+async def _run(con: asyncpg.Connection, grouped: list[Run]) -> None:
+    for sql, rows, arrays in grouped:
+        if arrays:
+            await con.execute(sql, *(list(column) for column in zip(*rows, strict=True)))
+        elif len(rows) == 1:
             await con.execute(sql, *rows[0])
         else:
             await con.executemany(sql, rows)
@@ -157,7 +139,7 @@ class Plan:
         self.checkpoints = checkpoints  # as the read model stands
         self.versions = dict(checkpoints)  # once the planned writes are applied
         self.held = held  # streams behind a dead letter
-        self.writes: list[tuple[Envelope, list[Statement]]] = []
+        self.writes: list[tuple[Envelope, list[Write]]] = []
         self.letters: list[DeadLetter] = []
 
     async def add(self, event: Envelope, store: EventStore | None) -> None:
@@ -233,31 +215,55 @@ async def _transaction(con: asyncpg.Connection, projection: Projection, events: 
     async with con.transaction():
         await con.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", lock_key(projection))
         rows = await con.fetch(
-            f"WITH c AS (INSERT INTO {s}.checkpoints (projection, stream_id) "
-            "SELECT $1, unnest($2::text[]) ON CONFLICT (projection, stream_id) "
-            "DO UPDATE SET version = checkpoints.version RETURNING stream_id, version) "
-            f"SELECT c.stream_id, c.version, EXISTS (SELECT 1 FROM {s}.dead_letters d "
-            "WHERE d.projection = $1 AND d.stream_id = c.stream_id) AS held FROM c",
+            f"SELECT v.stream_id, c.version, EXISTS (SELECT 1 FROM {s}.dead_letters d "
+            "WHERE d.projection = $1 AND d.stream_id = v.stream_id) AS held "
+            f"FROM unnest($2::text[]) AS v(stream_id) LEFT JOIN {s}.checkpoints c "
+            "ON c.projection = $1 AND c.stream_id = v.stream_id",
             projection.name,
             sorted({e.stream_id for e in events}),
         )
-        plan = Plan(projection, {row["stream_id"]: row["version"] for row in rows},
+        read = {row["stream_id"]: row["version"] for row in rows}  # None: no checkpoint yet
+        plan = Plan(projection, {sid: version or 0 for sid, version in read.items()},
                     {row["stream_id"] for row in rows if row["held"]})
         for event in events:
             await plan.add(event, store)
         applied_to, applied = await (_write_each(con, plan) if isolate else _write_all(con, plan))
         await deadletters.record(con, s, projection.name, plan.letters)
-        await con.execute(
-            f"UPDATE {s}.checkpoints AS c SET version = v.version "
-            "FROM unnest($2::text[], $3::int[]) AS v(stream_id, version) "
-            "WHERE c.projection = $1 AND c.stream_id = v.stream_id",
-            projection.name,
-            list(applied_to),
-            list(applied_to.values()),
-        )
+        await _advance(con, projection, read, applied_to)
         # Delivered at commit: wakes reads waiting for these writes (shared/freshness.py).
         await con.execute("SELECT pg_notify($1, '')", projected_channel(s))
     return applied
+
+
+async def _advance(con: asyncpg.Connection, projection: Projection, read: dict[str, int | None],
+                   versions: dict[str, int]) -> None:
+    """Move each checkpoint the batch advanced from the version it read; `CheckpointMoved`
+    if another applier moved one first (module docstring)."""
+    s, name = projection.schema, projection.name
+    moved = {sid: v for sid, v in versions.items() if v != (read[sid] or 0)}
+    known = [sid for sid in moved if read[sid] is not None]
+    new = [sid for sid in moved if read[sid] is None]
+    landed = 0
+    if known:
+        landed += _count(await con.execute(
+            f"UPDATE {s}.checkpoints AS c SET version = v.version "
+            "FROM unnest($2::text[], $3::int[], $4::int[]) AS v(stream_id, version, read) "
+            "WHERE c.projection = $1 AND c.stream_id = v.stream_id AND c.version = v.read",
+            name, known, [moved[sid] for sid in known], [read[sid] for sid in known]))
+    if new:
+        landed += _count(await con.execute(
+            f"INSERT INTO {s}.checkpoints (projection, stream_id, version) "
+            "SELECT $1, * FROM unnest($2::text[], $3::int[]) "
+            "ON CONFLICT (projection, stream_id) DO NOTHING",
+            name, new, [moved[sid] for sid in new]))
+    if landed < len(moved):
+        raise CheckpointMoved(f"{projection.name}: {len(moved) - landed} of {len(moved)} "
+                              "streams were applied meanwhile by another applier")
+
+
+def _count(status: str) -> int:
+    """Rows a command touched, from its status (`UPDATE 3`, `INSERT 0 3`)."""
+    return int(status.rsplit(" ", 1)[1])
 
 
 async def _write_all(con: asyncpg.Connection, plan: Plan) -> tuple[dict[str, int], int]:

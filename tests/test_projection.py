@@ -12,6 +12,7 @@ from services.intake.projections import FrontDeskProjection
 from shared import projection
 from shared.envelope import GENESIS_HASH, seal
 from shared.events import DomainEvent, EventRegistry
+from shared.projection import Run
 
 SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
 PLACE = {"street_id": "s1", "community_id": "c1", "grid_id": "g1"}
@@ -72,7 +73,7 @@ async def test_streams_a_projection_does_not_keep_cost_it_no_write_not_even_a_ch
 def test_runs_group_only_consecutive_statements_with_the_same_sql():
     statements = [("A", (1,)), ("A", (2,)), ("B", (3,)), ("A", (4,)), ("C", ()), ("C", ())]
     assert projection.runs(statements) == [
-        ("A", [(1,), (2,)]), ("B", [(3,)]), ("A", [(4,)]), ("C", [(), ()]),
+        Run("A", [(1,), (2,)]), Run("B", [(3,)]), Run("A", [(4,)]), Run("C", [(), ()]),
     ]
     assert projection.runs([]) == []
 
@@ -85,7 +86,7 @@ def test_writes_of_independent_streams_run_once_per_kind_each_stream_in_its_orde
     writes = [(event("a"), [("A", (1,)), ("B", (2,))]), (event("b"), [("A", (3,))]),
               (event("a"), [("C", (4,)), ("A", (5,))]), (event("b"), [("B", (6,))])]
     assert projection.stream_runs(writes) == [
-        ("A", [(1,), (3,)]), ("B", [(2,), (6,)]), ("C", [(4,)]), ("A", [(5,)]),
+        Run("A", [(1,), (3,)]), Run("B", [(2,), (6,)]), Run("C", [(4,)]), Run("A", [(5,)]),
     ]
     assert projection.stream_runs([(event("a"), [])]) == []
 

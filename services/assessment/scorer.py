@@ -26,7 +26,7 @@ import orjson
 from services.assessment.periods import day_of
 from services.assessment.schema import SCHEMA
 from shared.envelope import Envelope
-from shared.projection import Statement
+from shared.projection import Rows, Statement, Write
 
 # Stream prefixes kept, by the topic they come from.
 STREAMS: dict[str, tuple[str, ...]] = {
@@ -45,6 +45,8 @@ class ScoreFacts:
         self.schema = schema
         self.name = f"score_facts_{source}"
         self.streams = STREAMS[source]
+        # Each event writes its own subject (keyed by its stream or its own id) and evidence.
+        self.independent_streams = True
 
     def tables(self) -> list[str]:
         # A rebuild replays the assessment store only: the other topics' facts stay (its own
@@ -77,32 +79,41 @@ class ScoreFacts:
             scores jsonb NOT NULL, event_id uuid NOT NULL);
         """
 
-    def statements(self, event: Envelope) -> Iterator[Statement]:
+    def statements(self, event: Envelope) -> Iterator[Write]:
         fact = facts(event)
         if fact is None:
             yield from self._results(event)
             return
         subject_id, kind, street_id, day, flags = fact
-        # One statement per event (the subject's write and its evidence in one CTE), so a
-        # batch's events of one type run as one executemany.
+        # Set-based (shared/projection.py `Rows`): a batch's evidence is one INSERT, its new
+        # subjects another, their changes a third, however many events it holds.
         s = self.schema
-        evidence = (f"INSERT INTO {s}.evidence VALUES ($1, $2, $3, $4, $5, $6, $7) "
-                    "ON CONFLICT (event_id) DO NOTHING")
-        seen = (event.id, subject_id, event.type, event.source, event.stream_id,
-                event.stream_version, event.time)
+        yield Rows(f"INSERT INTO {s}.evidence SELECT * FROM unnest($1::uuid[], $2::text[], "
+                   "$3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[]) "
+                   "ON CONFLICT (event_id) DO NOTHING",
+                   (event.id, subject_id, event.type, event.source, event.stream_id,
+                    event.stream_version, event.time), str(event.id))
         if day is not None:  # the event that makes the subject
-            yield (f"WITH made AS (INSERT INTO {s}.subjects (subject_id, kind, street_id, day, "
-                   "source, on_time, satisfaction, amount) VALUES ($2, $8, $9, $10, $4, $11, "
-                   f"$12, $13) ON CONFLICT (subject_id) DO NOTHING) {evidence}",
-                   (*seen, kind, street_id, day, flags.get("on_time", False),
-                    flags.get("satisfaction"), flags.get("amount")))
+            yield Rows(f"INSERT INTO {s}.subjects (subject_id, kind, street_id, day, source, "
+                       "on_time, satisfaction, amount) SELECT * FROM unnest($1::text[], "
+                       "$2::text[], $3::text[], $4::date[], $5::text[], $6::boolean[], "
+                       "$7::int[], $8::float8[]) ON CONFLICT (subject_id) DO NOTHING",
+                       (subject_id, kind, street_id, day, event.source,
+                        flags.get("on_time", False), flags.get("satisfaction"),
+                        flags.get("amount")), subject_id)
         else:
-            yield (f"WITH changed AS (UPDATE {s}.subjects SET closed = coalesce($8, closed), "
-                   "on_time = coalesce($9, on_time), postponed = coalesce($10, postponed), "
-                   "reworked = coalesce($11, reworked), merged = coalesce($12, merged) "
-                   f"WHERE subject_id = $2) {evidence}",
-                   (*seen, flags.get("closed"), flags.get("on_time"), flags.get("postponed"),
-                    flags.get("reworked"), flags.get("merged")))
+            yield Rows(f"UPDATE {s}.subjects AS t SET closed = coalesce(v.closed, t.closed), "
+                       "on_time = coalesce(v.on_time, t.on_time), "
+                       "postponed = coalesce(v.postponed, t.postponed), "
+                       "reworked = coalesce(v.reworked, t.reworked), "
+                       "merged = coalesce(v.merged, t.merged) "
+                       "FROM unnest($1::text[], $2::boolean[], $3::boolean[], $4::boolean[], "
+                       "$5::boolean[], $6::boolean[]) "
+                       "AS v(subject_id, closed, on_time, postponed, reworked, merged) "
+                       "WHERE t.subject_id = v.subject_id",
+                       (subject_id, flags.get("closed"), flags.get("on_time"),
+                        flags.get("postponed"), flags.get("reworked"), flags.get("merged")),
+                       subject_id)
 
     def _results(self, event: Envelope) -> Iterator[Statement]:
         s, d = self.schema, event.data
