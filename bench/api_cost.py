@@ -11,7 +11,9 @@ replaced by one that authorizes the caller and answers at once). Two ways to dri
   options; N filings over keep-alive sockets; CPU of the child (psutil) per filing.
 
     PYTHONPATH=$PWD .venv/bin/python -m bench.api_cost              # both, 5 rounds
-    PYTHONPATH=$PWD .venv/bin/python -m bench.api_cost --label base --out x.json
+    # this code against another checkout's (e.g. `git worktree add /tmp/api-base main`), runs
+    # alternated, -> bench/results/api-cost.json:
+    PYTHONPATH=$PWD .venv/bin/python -m bench.api_cost --baseline /tmp/api-base --pairs 3
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ def build_app(jwks: dict):  # noqa: ANN201
     return app
 
 
-async def drive_asgi(app, token: str, count: int) -> tuple[float, int]:  # noqa: ANN001
+async def drive_asgi(app, token: str, count: int,  # noqa: ANN001
+                     warm: int = 200) -> tuple[float, int]:
     body = orjson.dumps(BODY)
     headers = [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
                (b"authorization", f"Bearer {token}".encode()),
@@ -106,7 +109,7 @@ async def drive_asgi(app, token: str, count: int) -> tuple[float, int]:  # noqa:
                  "query_string": b"", "headers": headers, "state": {}}
         await app(scope, receive, send)
 
-    for _ in range(200):  # warm: the token verified once, code paths hot
+    for _ in range(warm):  # the token verified once, code paths hot
         await one()
     statuses.clear()
     start = time.process_time()
@@ -165,7 +168,7 @@ async def wait_up(url: str) -> None:
     raise SystemExit("the API did not start")
 
 
-def measure(mode: str, count: int, rounds: int, tmp: Path) -> list[float]:
+def measure(mode: str, count: int, rounds: int, tmp: Path) -> tuple[list[float], float | None]:
     sign = signer()
     token = sign.issue("clerk", [f"front_desk_clerk:{COMMUNITY}"])
     figures = []
@@ -176,7 +179,29 @@ def measure(mode: str, count: int, rounds: int, tmp: Path) -> list[float]:
             if bad:
                 raise SystemExit(f"{bad} filings were not answered 201")
             figures.append(round(us, 1))
-        return figures
+        return figures, asyncio.run(calls_per_filing(app, token))
+    return http_figures(count, rounds, tmp, sign, token), None
+
+
+async def calls_per_filing(app, token: str, count: int = 200) -> float:  # noqa: ANN001
+    """Function calls (Python and C) per filing: a cost the machine's load cannot blur."""
+    await drive_asgi(app, token, 10)
+    calls = 0
+
+    def counted(frame, event, arg) -> None:  # noqa: ANN001
+        nonlocal calls
+        calls += event in ("call", "c_call")
+
+    sys.setprofile(counted)
+    try:
+        await drive_asgi(app, token, count, warm=0)
+    finally:
+        sys.setprofile(None)
+    return round(calls / count, 1)
+
+
+def http_figures(count: int, rounds: int, tmp: Path, sign, token: str) -> list[float]:  # noqa: ANN001
+    figures = []
     jwks_file = tmp / "jwks.json"
     jwks_file.write_text(json.dumps(sign.jwks()))
     port = free_port()
@@ -204,18 +229,54 @@ def main() -> None:
     parser.add_argument("--label", default="")
     parser.add_argument("--serve", type=int)
     parser.add_argument("--jwks")
+    parser.add_argument("--baseline", help="a checkout to compare with, runs alternated")
+    parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.jwks)
+        return
+    if args.baseline:
+        compare(args)
         return
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         result = {"label": args.label, "count": args.count,
                   "load": round(os.getloadavg()[0], 2)}
         for mode in args.modes.split(","):
-            figures = measure(mode, args.count, args.rounds, Path(tmp))
+            figures, calls = measure(mode, args.count, args.rounds, Path(tmp))
             result[mode] = {"us_per_filing": figures, "median": statistics.median(figures)}
+            if calls is not None:
+                result[mode]["calls_per_filing"] = calls
     print(json.dumps(result))
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Baseline and this code, alternated (a loaded machine drifts), each in its own checkout
+    with this same script; every run kept, medians of all rounds per side."""
+    here = Path(__file__).resolve().parent.parent
+    script = Path(__file__).read_text()
+    Path(args.baseline, "bench", "api_cost.py").write_text(script)
+    runs: list[dict] = []
+    for _ in range(args.pairs):
+        for label, root in (("before", Path(args.baseline)), ("after", here)):
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.api_cost", "--modes", args.modes, "--count",
+                 str(args.count), "--rounds", str(args.rounds), "--label", label],
+                cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, check=True,
+                capture_output=True, text=True).stdout
+            runs.append(json.loads(out.strip().splitlines()[-1]))
+            print(runs[-1], flush=True)
+    summary = {mode: {label: statistics.median(
+        x for r in runs if r["label"] == label for x in r[mode]["us_per_filing"])
+        for label in ("before", "after")} for mode in args.modes.split(",")}
+    if "asgi" in summary:
+        summary["calls_per_filing"] = {r["label"]: r["asgi"]["calls_per_filing"] for r in runs}
+    result = {"what": "CPU µs per filing of the intake API layer (handler stubbed): asgi = "
+                      "in-process, http = the uvicorn process serving it",
+              "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "cpus": os.cpu_count(), "summary_median_us": summary, "runs": runs}
+    (here / "bench" / "results" / "api-cost.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":
