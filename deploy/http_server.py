@@ -51,6 +51,6 @@ def api_server_options(settings: Settings) -> dict[str, Any]:
     from configured proxies (its proxy-header layer costs every request, and nothing reads the
     client's address); no `server: uvicorn` header (it tells an attacker what runs here)."""
     proxies = settings.forwarded_allow_ips.strip()
-    return {"http": HttpToolsJoinedWrites, "loop": "uvloop",
+    return {"http": HttpToolsJoinedWrites,  # the loop: uvicorn's "auto", uvloop when installed
             "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None,
             "server_header": False}
