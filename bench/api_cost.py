@@ -149,11 +149,15 @@ async def drive_http(url: str, token: str, count: int, pid: int,
     await asyncio.gather(*(worker(50) for _ in range(concurrency)))
     bad = 0
     proc = psutil.Process(pid)
-    before = sum(proc.cpu_times()[:2])
+    before, writes = sum(proc.cpu_times()[:2]), proc.io_counters().write_count
     await asyncio.gather(*(worker(count // concurrency) for _ in range(concurrency)))
     cpu = sum(proc.cpu_times()[:2]) - before
+    WRITES.append(round((proc.io_counters().write_count - writes) / count, 2))
     client.close()
     return cpu / count * 1e6, bad
+
+
+WRITES: list[float] = []  # write system calls per filing of the `http` runs (load-proof)
 
 
 async def wait_up(url: str) -> None:
@@ -247,6 +251,8 @@ def main() -> None:
             result[mode] = {"us_per_filing": figures, "median": statistics.median(figures)}
             if calls is not None:
                 result[mode]["calls_per_filing"] = calls
+            if mode == "http":
+                result[mode]["writes_per_filing"] = statistics.median(WRITES)
     print(json.dumps(result))
 
 
@@ -271,6 +277,8 @@ def compare(args: argparse.Namespace) -> None:
         for label in ("before", "after")} for mode in args.modes.split(",")}
     if "asgi" in summary:
         summary["calls_per_filing"] = {r["label"]: r["asgi"]["calls_per_filing"] for r in runs}
+    if "http" in summary:
+        summary["writes_per_filing"] = {r["label"]: r["http"]["writes_per_filing"] for r in runs}
     result = {"what": "CPU µs per filing of the intake API layer (handler stubbed): asgi = "
                       "in-process, http = the uvicorn process serving it",
               "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
