@@ -15,6 +15,7 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from deploy.http_server import api_server_options
 from shared import health, projection
 from shared.db import create_pool
 from shared.leadership import leadership
@@ -31,7 +32,8 @@ log = logging.getLogger("jiedao")
 
 def run_api(spec: ServiceSpec, settings: Settings, host: str, port: int) -> None:
     uvicorn.run(create_service_app(spec, settings), host=host, port=port, log_level="warning",
-                access_log=False)
+                access_log=False, **api_server_options(settings))
+
 
 
 def run_worker(spec: ServiceSpec, settings: Settings) -> None:

@@ -5,17 +5,15 @@ call to `act` (load → check the caller's scope → decide → check again → 
 shared/http.py's `accepted` shape), or to a service's handler where the decision reads more
 than one aggregate (it calls `sender.caller.authorize(place)` itself)."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from pydantic import BaseModel
 
 from shared.access import Role
-from shared.auth import Caller, allow
+from shared.auth import Allow, Caller
 from shared.events import DomainEvent
 from shared.http import IdempotencyKey, accepted, app_state
 from shared.idempotency import Idempotency
@@ -36,15 +34,20 @@ class Sender:
         return Idempotency.of(self.idempotency_key, command, self.caller.user_id)
 
 
+class AllowSender(Allow):
+    """`Allow` that also reads the Idempotency-Key: a command's rule as one dependency, since
+    each dependency costs FastAPI a resolution per request."""
+
+    # Annotations evaluated here (no `from __future__ import annotations` in this module):
+    # FastAPI cannot resolve a string annotation on an object's `__call__`.
+    async def __call__(self, request: Request,  # type: ignore[override]
+                       idempotency_key: IdempotencyKey = None) -> Sender:
+        return Sender(await super().__call__(request), idempotency_key)
+
+
 def by(*roles: Role) -> Any:
     """The dependency of a command any of `roles` may send (shared/auth.py's `allow`)."""
-    allowed = allow(*roles)
-
-    # `allowed` as a default: an annotation naming a local is not resolvable (PEP 563).
-    async def sender(caller: Caller = allowed, idempotency_key: IdempotencyKey = None) -> Sender:
-        return Sender(caller, idempotency_key)
-
-    return Depends(sender)
+    return Depends(AllowSender(frozenset(roles)))
 
 
 RepoDep = Annotated[Repository, Depends(app_state("repository"))]

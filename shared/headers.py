@@ -1,4 +1,4 @@
-"""Security headers on every answer of every service (installed by shared/service.py):
+"""Security headers on every answer of every service (added by shared/edge.py):
 `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, `X-Frame-Options: DENY`;
 a Content-Security-Policy: on HTML (FastAPI's /docs and /redoc) one that lets those pages
 load their scripts from cdn.jsdelivr.net, run their inline start-up script and sign in at
@@ -8,8 +8,6 @@ no-store` on an answer to a signed-in request (it may carry personal data) that 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COMMON = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
           (b"x-frame-options", b"DENY")]
@@ -36,27 +34,18 @@ def docs_policy(token_url: str) -> bytes:
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, token_url: str = "") -> None:
-        self.app = app
+    """What to add to an answer's headers (shared/edge.py adds them as the answer starts)."""
+
+    def __init__(self, token_url: str = "") -> None:
         self.html_policy = docs_policy(token_url)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        signed_in = any(name == b"authorization" for name, _ in scope["headers"])
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = self.added(list(message.get("headers", [])), signed_in)
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
     def added(self, headers: list[tuple[bytes, bytes]], signed_in: bool) -> list:
-        names = {name.lower() for name, _ in headers}
-        html = any(name.lower() == b"content-type" and value.startswith(b"text/html")
-                   for name, value in headers)
+        names = set()
+        html = False
+        for name, value in headers:
+            name = name.lower()
+            names.add(name)
+            html = html or (name == b"content-type" and value.startswith(b"text/html"))
         policy = (b"content-security-policy", self.html_policy if html else NOTHING)
         cache = [(b"cache-control", b"no-store")] if signed_in else []
         return headers + [(name, value) for name, value in [*COMMON, policy, *cache]

@@ -1,10 +1,10 @@
-"""The one gate every request of every service passes (installed by shared/service.py): no
+"""The one gate every request of every service passes (checked by shared/edge.py): no
 control character (Unicode Cc) in the path, the query string, a header, or a JSON or form
 body, except tab, newline and carriage return inside body text (and tab in a header); no
 lone UTF-16 surrogate (PostgreSQL cannot store one). A refused request is answered 422 with
 the field at fault before any endpoint runs, so nothing is written.
 
-A raw ASGI middleware, cheap on the common path: the body is scanned as bytes for anything
+Cheap on the common path: the body is scanned as bytes for anything
 that could decode to a refused character; only a body with such a hit (rare: a `\\u00xx`
 escape, a surrogate escape, a `%xx` control) is decoded to find the field and be sure.
 
@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope
 
 # (path, fields at fault) -> the response that refuses the request
 Refusal = Callable[[str, list[dict[str, str]]], Response]
@@ -60,31 +60,26 @@ class InputGuard:
     """Refuses what no service may store; `refusals` maps a path prefix to the error format of
     the paths under it (e.g. Open311's), the project's error shape answering for the rest."""
 
-    def __init__(self, app: ASGIApp, refusals: Mapping[str, Refusal] | None = None,
+    def __init__(self, refusals: Mapping[str, Refusal] | None = None,
                  max_body_bytes: int = 1_048_576) -> None:
-        self.app = app
         self.refusals = dict(refusals or {})
         self.max_body_bytes = max_body_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def check(self, scope: Scope, receive: Receive) -> tuple[Response | None, Receive]:
+        """The answer refusing an HTTP request (None: let it through), and the `receive` the
+        app must read the body with (the body is read here to be checked)."""
         if declared_length(scope) > self.max_body_bytes:
-            await self.too_large(scope["path"])(scope, receive, send)
-            return
+            return self.too_large(scope["path"]), receive
         fields = head_faults(scope)
         if not fields and scope["method"] in BODY_METHODS:
             try:
                 body, receive = await buffered(receive, self.max_body_bytes)
             except BodyTooLarge:
-                await self.too_large(scope["path"])(scope, receive, send)
-                return
+                return self.too_large(scope["path"]), receive
             fields = body_faults(content_type(scope), body)
         if fields:
-            await self.refusal(scope["path"])(scope["path"], fields)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+            return self.refusal(scope["path"])(scope["path"], fields), receive
+        return None, receive
 
     def refusal(self, path: str) -> Refusal:
         return self.own_format(path) or invalid_input

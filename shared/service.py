@@ -14,13 +14,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from shared import health, operations, projection, reactions
 from shared.auth import public, publish_rules
-from shared.backstop import Backstop
 from shared.db import create_pool
+from shared.edge import Edge
 from shared.events import EventRegistry
 from shared.freshness import Freshness
-from shared.headers import SecurityHeaders
 from shared.http import install_error_handlers
-from shared.inputs import InputGuard, Refusal
+from shared.inputs import Refusal
 from shared.openapi import document_errors
 from shared.projection import Projection
 from shared.ratelimit import RateLimits
@@ -143,11 +142,9 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     app = FastAPI(title=spec.title, lifespan=lifespan,
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     install_error_handlers(app, spec.error_formats)
-    # The last added runs first: headers on every answer, the backstop's and the gate's too.
-    app.add_middleware(InputGuard, refusals=spec.error_formats,
-                       max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(Backstop)
-    app.add_middleware(SecurityHeaders, token_url=settings.auth_token_url)
+    # Input gate, security headers and backstop: one layer (shared/edge.py).
+    app.add_middleware(Edge, refusals=spec.error_formats, max_body_bytes=settings.max_body_bytes,
+                       token_url=settings.auth_token_url)
     if origins := [o.strip() for o in settings.cors_origins.split(",") if o.strip()]:
         # Outermost: a preflight is answered before anything else looks at it.
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_headers=CORS_HEADERS,

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
                               description="comma-separated origins whose pages may call the "
                                           "APIs (the services' own /docs signing in at the "
                                           "accounts service)")
+    forwarded_allow_ips: str = Field(
+        "", alias="JIEDAO_FORWARDED_ALLOW_IPS",
+        description="comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto "
+                    "the APIs trust (uvicorn's forwarded_allow_ips); empty: none, and uvicorn's "
+                    "proxy-header layer is left out")
     rate_limit: str = Field("2000/second", alias="JIEDAO_RATE_LIMIT",
                             description="per signed-in user and API process (`limits` syntax)")
     open311_rate_limit: str = Field("6000/minute", alias="JIEDAO_OPEN311_RATE_LIMIT",

@@ -1,5 +1,5 @@
 """No error body carries a stack trace, SQL or a database's own message (shared/http.py,
-shared/backstop.py), on a service built by create_service_app on a real PostgreSQL: a value
+shared/edge.py), on a service built by create_service_app on a real PostgreSQL: a value
 PostgreSQL refuses is a 422 naming the kind of fault; an unexpected fault is a 500 with a
 fixed message and an error id, under which the log has the traceback. Also: an Open311 API
 key over its rate limit gets 429 through an Open311 route, and a body over the limit there
