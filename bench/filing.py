@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -289,20 +290,26 @@ def summarise_stacks(raw: str, top: int = 40) -> list[str]:
     return lines
 
 
+def tree_cpu(roots: Iterable[tuple[str, int]]) -> dict[tuple[str, int], float]:
+    """CPU time so far of each named process and its children, keyed by (name, pid)."""
+    seconds: dict[tuple[str, int], float] = {}
+    for name, pid in roots:
+        try:
+            root = psutil.Process(pid)
+            for p in [root, *root.children(recursive=True)]:
+                seconds[name, p.pid] = _cpu(p)
+        except psutil.NoSuchProcess:
+            pass
+    return seconds
+
+
 def cpu_seconds(pids: dict[str, int], env: dict[str, str] | None = None
                 ) -> dict[tuple[str, int], float]:
     """CPU time so far of every process that matters, keyed by (what it is, pid): each
     platform process and its children, PostgreSQL's server processes, the broker, and this
     load generator. `env` (the platform's): only its own PostgreSQL (its data directory) and
     broker (its port) count, not those of tests running on the machine meanwhile."""
-    seconds: dict[tuple[str, int], float] = {}
-    for name, pid in pids.items():
-        try:
-            process = psutil.Process(pid)
-            for p in [process, *process.children(recursive=True)]:
-                seconds[name, p.pid] = _cpu(p)
-        except psutil.NoSuchProcess:
-            pass
+    seconds = tree_cpu(pids.items())
     ours = _infrastructure(env) if env else None
     for process in psutil.process_iter(["name", "cmdline", "ppid"]):
         cmd = " ".join(process.info["cmdline"] or [])

@@ -48,7 +48,7 @@ import asyncpg
 import psutil
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.filing import _cpu, cpu_used
+from bench.filing import _cpu, cpu_used, tree_cpu
 from bench.infra import Infra, machine_info, start_infra
 from bench.scoring_feed import PARTITIONS, POLL_SECONDS, STREETS, Producer, Watch, build
 from bench.watched import quantile_ms
@@ -129,14 +129,7 @@ def cpu_seconds(infra: Infra, workers: Workers) -> dict[tuple[str, int], float]:
     roots = [("worker", p.pid) for p in workers.processes]
     roots += [(name, pid) for name, pid in (("postgres", infra.postgres_pid),
                                             ("broker", infra.broker_pid)) if pid is not None]
-    seconds = {}
-    for name, pid in roots:
-        try:
-            root = psutil.Process(pid)
-            for p in [root, *root.children(recursive=True)]:
-                seconds[name, p.pid] = _cpu(p)
-        except psutil.NoSuchProcess:
-            pass
+    seconds = tree_cpu(roots)
     seconds["bench", os.getpid()] = _cpu(psutil.Process())
     return seconds
 
