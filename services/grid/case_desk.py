@@ -288,12 +288,15 @@ class CaseDesk:
         points = list({p[0]: p for p in points}.values())  # a key asked twice: once
         dlat = self.duplicate_meters / METRES_PER_DEGREE
         dlon = [dlat / max(math.cos(math.radians(lat)), 1e-6) for _, _, _, lat in points]
+        # Per point, a range scan of the (category, lon, lat) index (`OFFSET 0` keeps the
+        # planner from flattening it into a hash join over every case of the category).
         rows = await self._fetch(
             "SELECT r.key, c.case_id, c.lon, c.lat FROM unnest($1::text[], $2::text[], "
             "$3::float8[], $4::float8[], $5::float8[], $6::float8[]) AS r(key, category, "
-            f"lon0, lon1, lat0, lat1) JOIN {self.schema}.cases c ON c.category = r.category "
+            "lon0, lon1, lat0, lat1) CROSS JOIN LATERAL (SELECT case_id, lon, lat "
+            f"FROM {self.schema}.cases c WHERE c.category = r.category "
             "AND c.status <> ALL($7::text[]) AND c.lon BETWEEN r.lon0 AND r.lon1 "
-            "AND c.lat BETWEEN r.lat0 AND r.lat1",
+            "AND c.lat BETWEEN r.lat0 AND r.lat1 OFFSET 0) c",
             [p[0] for p in points], [p[1] for p in points],
             [p[2] - d for p, d in zip(points, dlon, strict=True)],
             [p[2] + d for p, d in zip(points, dlon, strict=True)],
