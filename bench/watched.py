@@ -61,7 +61,11 @@ async def offer_watched(client: KeepAliveClient, payloads: list[bytes], headers:
     done = asyncio.Event()
 
     async def watch() -> None:
-        con = await asyncpg.connect(database_url)
+        # A plan for the ids at hand each time: a generic plan, made while the table was
+        # small, can stay a sequential scan as it grows (measured: 7.7 ms a poll at 5,000
+        # cases, half the database's time in the back-desk bench, against 0.3 ms).
+        con = await asyncpg.connect(database_url,
+                                    server_settings={"plan_cache_mode": "force_custom_plan"})
         try:
             while not done.is_set():
                 if pending := [i for i in due_of if i not in seen]:

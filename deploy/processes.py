@@ -58,12 +58,13 @@ async def ensure_topics(settings: Settings, services: list[str]) -> None:
 async def relay_forever(spec: ServiceSpec, settings: Settings) -> None:
     await relay_store(settings.require_database(), spec.name, spec.name,
                       settings.require_kafka(), settings.topic(spec.name),
-                      settings.topic_partitions, linger_seconds=settings.relay_linger_seconds)
+                      settings.topic_partitions, linger_seconds=settings.relay_linger_seconds,
+                      interval_seconds=settings.relay_interval_seconds)
 
 
 async def relay_store(database_url: str, schema: str, source: str, bootstrap: str, topic: str,
                       partitions: int, *, batch: int = 5000, retry_seconds: float = 1.0,
-                      linger_seconds: float = 0.005) -> None:
+                      linger_seconds: float = 0.005, interval_seconds: float = 0.05) -> None:
     """Publish store `schema` to `topic` (and seal it) while this process is the store's one
     active relay; a second relay waits as a standby. When PostgreSQL or the broker is away, or
     the lock's connection died (another relay may be active now), it starts over: waits for
@@ -71,7 +72,7 @@ async def relay_store(database_url: str, schema: str, source: str, bootstrap: st
     while True:
         try:
             await _relay_while_active(database_url, schema, source, bootstrap, topic,
-                                      partitions, batch, linger_seconds)
+                                      partitions, batch, linger_seconds, interval_seconds)
         except OUTAGES as exc:
             log.warning("relay %s: %s: %s; starting over in %.0fs", schema,
                         type(exc).__name__, exc, retry_seconds)
@@ -80,7 +81,7 @@ async def relay_store(database_url: str, schema: str, source: str, bootstrap: st
 
 async def _relay_while_active(database_url: str, schema: str, source: str, bootstrap: str,
                               topic: str, partitions: int, batch: int,
-                              linger_seconds: float) -> None:
+                              linger_seconds: float, interval_seconds: float) -> None:
     pool = await create_pool(database_url, max_size=4)
     try:
         store = EventStore(pool, schema, source)
@@ -96,7 +97,8 @@ async def _relay_while_active(database_url: str, schema: str, source: str, boots
                 relay = Relay(store, producer, topic, batch=batch, watch=watch)
                 await relay.resume()
                 log.info("relay %s -> %s from position %s", schema, topic, relay.position)
-                await _until_lost(lost, relay.run(linger_seconds=linger_seconds),
+                await _until_lost(lost, relay.run(linger_seconds=linger_seconds,
+                                                    interval_seconds=interval_seconds),
                                   Sealer(store).run())
             finally:
                 await producer.stop()

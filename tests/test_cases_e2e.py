@@ -399,6 +399,16 @@ async def test_duplicates_are_suggested_and_merged_into_their_master(platform, c
     assert closure["duplicates"] == [duplicate]
 
 
+async def test_only_the_nearest_ten_open_cases_are_named_nearest_first(platform, clock, desk):
+    """However many open cases crowd a spot, a registration names the nearest ten."""
+    here = {"lon": 104.102, "lat": 30.602}  # no other test's case is within 50 m
+    steps = [5, 1, 12, 3, 8, 2, 11, 6, 9, 4, 10, 7]  # ~3.6 m each, east, in a shuffled order
+    opened = {step: await open_case(platform, category="problem.public_utilities", location={
+        "lon": here["lon"] + step * 0.0000375, "lat": here["lat"]}) for step in steps}
+    named = await desk.duplicate_candidates("problem.public_utilities", **here)
+    assert named == [opened[step] for step in range(1, 11)]
+
+
 async def test_a_case_in_a_grid_without_managers_waits_for_the_street(platform, clock):
     civil = platform.as_("grid", "civil_affairs")
     square = {"type": "Polygon", "coordinates": [[[104.2, 30.6], [104.21, 30.6], [104.21, 30.61],

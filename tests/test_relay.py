@@ -195,3 +195,43 @@ async def test_a_relay_whose_listening_connection_dies_listens_again(store, prod
                 await asyncio.sleep(0.05)
     finally:
         await stop(running)
+
+
+async def test_a_busy_store_is_polled_once_an_interval_a_quiet_one_at_once(
+        store, producer, topic):
+    """Under a stream of appends the relay polls at most once per `interval_seconds` (each
+    poll a batch per partition: fewer, bigger batches for the broker to keep); an append to a
+    store that was quiet goes out after the linger alone."""
+    relay = Relay(store, producer, topic)
+    clock = asyncio.get_running_loop().time
+    polls: list[float] = []
+    publish_once = relay.publish_once
+
+    async def counted() -> int:
+        polls.append(clock())
+        return await publish_once()
+
+    relay.publish_once = counted
+    running = asyncio.create_task(relay.run(linger_seconds=0.001, interval_seconds=0.2,
+                                            idle_seconds=60))
+    try:
+        await asyncio.sleep(0.3)
+        busy_from = len(polls)
+        for i in range(100):  # 1.5 s of appends, one every 15 ms
+            await store.append(f"busy-{i}", 0, [NewEvent("test.thing.happened", {"i": i})])
+            await asyncio.sleep(0.015)
+        async with asyncio.timeout(5):
+            while relay.published < 100:
+                await asyncio.sleep(0.01)
+        busy = polls[busy_from:]
+        assert min(b - a for a, b in zip(busy, busy[1:], strict=False)) >= 0.19
+        assert len(busy) <= 15  # ~2 s / 0.2 s, not one poll per append
+        await asyncio.sleep(0.5)  # quiet again
+        appended_at = clock()
+        await store.append("quiet", 0, [NewEvent("test.thing.happened", {})])
+        async with asyncio.timeout(5):
+            while relay.published < 101:
+                await asyncio.sleep(0.005)
+        assert clock() - appended_at < 0.15  # the linger, not the interval
+    finally:
+        await stop(running)

@@ -37,6 +37,7 @@ from shared.store import AppendResult
 Authorize = Callable[[Place], Actor]
 HELD = ("dispatched", "handling", "sent_back")  # a handler's load: the open cases they hold
 TRIES = 3
+DUPLICATE_CANDIDATES = 10  # named at registration: the nearest, enough to pick a master from
 METRES_PER_DEGREE = 111_320.0  # of latitude (and of longitude at the equator)
 EARTH_RADIUS_M = 6_371_000.0
 
@@ -279,7 +280,8 @@ class CaseDesk:
         return {r["handler_id"]: r["held"] for r in rows}
 
     async def duplicate_candidates(self, category: str, lon: float, lat: float) -> list[str]:
-        """Open cases of `category` within `duplicate_meters` of the point, nearest first."""
+        """The nearest `DUPLICATE_CANDIDATES` open cases of `category` within
+        `duplicate_meters` of the point, nearest first."""
         return (await self.duplicates_of([("", category, lon, lat)]))[""]
 
     async def duplicates_of(self, points: list[tuple[str, str, float, float]]
@@ -287,27 +289,32 @@ class CaseDesk:
         """`duplicate_candidates` of many (key, category, lon, lat) in one query, by key."""
         points = list({p[0]: p for p in points}.values())  # a key asked twice: once
         dlat = self.duplicate_meters / METRES_PER_DEGREE
-        dlon = [dlat / max(math.cos(math.radians(lat)), 1e-6) for _, _, _, lat in points]
-        # Per point, a range scan of the (category, lon, lat) index (`OFFSET 0` keeps the
-        # planner from flattening it into a hash join over every case of the category).
+        scale = [max(math.cos(math.radians(lat)), 1e-6) for _, _, _, lat in points]
+        # Per point, a range scan of the (category, lon, lat) index for the cases in its box,
+        # nearest first by a flat-earth distance (exact enough at 50 m), a few more than are
+        # named (the LIMIT also keeps the planner from flattening the lateral into a hash
+        # join over every case of the category); their great-circle distance checked below.
         rows = await self._fetch(
             "SELECT r.key, c.case_id, c.lon, c.lat FROM unnest($1::text[], $2::text[], "
-            "$3::float8[], $4::float8[], $5::float8[], $6::float8[]) AS r(key, category, "
-            "lon0, lon1, lat0, lat1) CROSS JOIN LATERAL (SELECT case_id, lon, lat "
+            "$3::float8[], $4::float8[], $5::float8[]) AS r(key, category, "
+            "lon, lat, scale) CROSS JOIN LATERAL (SELECT case_id, lon, lat "
             f"FROM {self.schema}.cases c WHERE c.category = r.category "
-            "AND c.status <> ALL($7::text[]) AND c.lon BETWEEN r.lon0 AND r.lon1 "
-            "AND c.lat BETWEEN r.lat0 AND r.lat1 OFFSET 0) c",
-            [p[0] for p in points], [p[1] for p in points],
-            [p[2] - d for p, d in zip(points, dlon, strict=True)],
-            [p[2] + d for p, d in zip(points, dlon, strict=True)],
-            [p[3] - dlat for p in points], [p[3] + dlat for p in points], ["closed", "merged"])
+            "AND c.status <> ALL($6::text[]) "
+            "AND c.lon BETWEEN r.lon - $7 / r.scale AND r.lon + $7 / r.scale "
+            "AND c.lat BETWEEN r.lat - $7 AND r.lat + $7 "
+            "ORDER BY ((c.lon - r.lon) * r.scale) ^ 2 + (c.lat - r.lat) ^ 2, c.case_id "
+            "LIMIT $8) c",
+            [p[0] for p in points], [p[1] for p in points], [p[2] for p in points],
+            [p[3] for p in points], scale, ["closed", "merged"], dlat,
+            DUPLICATE_CANDIDATES + 2)
         where = {key: (lon, lat) for key, _, lon, lat in points}
         near: dict[str, list[tuple[float, str]]] = {key: [] for key in where}
         for r in rows:
             distance = metres(*where[r["key"]], r["lon"], r["lat"])
             if distance <= self.duplicate_meters:
                 near[r["key"]].append((distance, r["case_id"]))
-        return {key: [case_id for _, case_id in sorted(found)] for key, found in near.items()}
+        return {key: [case_id for _, case_id in sorted(found)[:DUPLICATE_CANDIDATES]]
+                for key, found in near.items()}
 
     async def _past_deadline(self, now: datetime) -> list[str]:
         rows = await self._fetch(
