@@ -9,12 +9,16 @@ Holds (time charged to whoever held the case): a dispatch (or a reopen, or a fai
 verification's rework) starts one for the handler; it ends at the next dispatch, the resolve,
 a referral, a merge or an upheld send-back's ruling. A send-back does not end it: the time
 until the street rules is charged to the handler who sent it back.
+
+Every write is a `Rows` (shared/write_runs.py): a batch's writes of one kind, across its cases,
+are one set-based statement (`... FROM unnest(...)`), not one statement a case.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from services.grid.case_events import (
@@ -39,9 +43,21 @@ from services.grid.case_events import (
 from services.grid.events import registry
 from services.grid.projections import VIEW_SCHEMA
 from shared.envelope import Envelope
-from shared.projection import Statement
+from shared.projection import Rows, Write
 
 OPEN = "status NOT IN ('closed', 'merged')"  # an open case: still in the loop
+TYPES = {  # of the cases table's columns, for the arrays of set-based writes
+    **dict.fromkeys(("case_id", "source", "category", "urgency", "description", "address",
+                     "street_id", "community_id", "grid_id", "problem_id", "reporter_user_id",
+                     "status", "handler_id", "return_comment", "master_id", "referral_id",
+                     "last_note"), "text"),
+    **dict.fromkeys(("deadline", "registered_at", "dispatched_at", "accepted_at",
+                     "resolved_at", "closed_at", "updated_at"), "timestamptz"),
+    **dict.fromkeys(("on_time", "overdue", "escalated", "postponed"), "boolean"),
+    **dict.fromkeys(("rework_count", "reopen_count", "send_back_count", "satisfaction",
+                     "return_satisfaction"), "integer"),
+    "lon": "float8", "lat": "float8",
+}
 DAY = "%Y-%m-%d %H:%M %Z"
 
 # Each event's own time: when the step happened (the step's `at`).
@@ -138,19 +154,21 @@ class CaseProjection:
         CREATE INDEX IF NOT EXISTS case_holds_handler ON {s}.case_holds (handler_id);
         """
 
-    def statements(self, envelope: Envelope) -> Iterator[Statement]:
+    def statements(self, envelope: Envelope) -> Iterator[Write]:
         if not envelope.type.startswith("grid.case.") or not registry.knows(envelope.type):
             return
         event = registry.from_envelope(envelope)
         assert isinstance(event, CaseEvent)
         at: datetime = getattr(event, AT[type(event)])
         s, v = self.schema, envelope.stream_version
-        yield (f"INSERT INTO {s}.case_steps VALUES ($1, $2, $3, $4, $5, $6) "
-               "ON CONFLICT (case_id, version) DO NOTHING",
-               (event.case_id, v, event.TYPE, at, envelope.actor.user_id, summary(event)))
+        yield Rows(f"INSERT INTO {s}.case_steps SELECT * FROM unnest($1::text[], $2::int[], "
+                   "$3::text[], $4::timestamptz[], $5::text[], $6::text[]) "
+                   "ON CONFLICT (case_id, version) DO NOTHING",
+                   (event.case_id, v, event.TYPE, at, envelope.actor.user_id, summary(event)),
+                   event.case_id)
         yield from self._changes(event, at, v)
 
-    def _changes(self, event: CaseEvent, at: datetime, v: int) -> Iterator[Statement]:
+    def _changes(self, event: CaseEvent, at: datetime, v: int) -> Iterator[Write]:
         case_id = event.case_id
         match event:
             case CaseRegistered():
@@ -161,8 +179,10 @@ class CaseProjection:
                 yield self._set(case_id, at, status="dispatched", handler_id=event.handler_id,
                                 deadline=event.deadline, grid_id=event.grid_id,
                                 community_id=event.community_id, street_id=event.street_id)
-                yield (f"UPDATE {self.schema}.cases SET dispatched_at = "
-                       "coalesce(dispatched_at, $2) WHERE case_id = $1", (case_id, at))
+                yield Rows(f"UPDATE {self.schema}.cases AS c SET dispatched_at = "
+                           "coalesce(c.dispatched_at, v.at) FROM unnest($1::text[], "
+                           "$2::timestamptz[]) AS v(case_id, at) WHERE c.case_id = v.case_id",
+                           (case_id, at), case_id)
             case CaseAccepted():
                 yield self._set(case_id, at, status="handling", handler_id=event.handler_id,
                                 accepted_at=at)
@@ -189,9 +209,11 @@ class CaseProjection:
                 yield self._start_hold(case_id, event.handler_id, at, v)
             case CaseSentBack():
                 yield self._set(case_id, at, status="sent_back", last_note=event.note)
-                yield (f"UPDATE {self.schema}.cases SET send_back_count = (SELECT count(*) "
-                       f"FROM {self.schema}.case_steps WHERE case_id = $1 AND type = $2) "
-                       "WHERE case_id = $1", (case_id, CaseSentBack.TYPE))
+                yield Rows(f"UPDATE {self.schema}.cases AS c SET send_back_count = (SELECT "
+                           f"count(*) FROM {self.schema}.case_steps AS s WHERE s.case_id = "
+                           "c.case_id AND s.type = v.type) FROM unnest($1::text[], $2::text[]) "
+                           "AS v(case_id, type) WHERE c.case_id = v.case_id",
+                           (case_id, CaseSentBack.TYPE), case_id)
             case SendBackRuled() if event.upheld:
                 yield self._end_hold(case_id, at, v)
                 yield self._set(case_id, at, last_note=event.note)
@@ -214,7 +236,7 @@ class CaseProjection:
             case DuplicateAttached():
                 yield self._set(case_id, at)
 
-    def _register(self, event: CaseRegistered) -> Statement:
+    def _register(self, event: CaseRegistered) -> Rows:
         columns: dict[str, Any] = {
             "case_id": event.case_id, "source": event.source, "category": event.category,
             "urgency": event.urgency, "description": event.description,
@@ -225,28 +247,48 @@ class CaseProjection:
             "status": "registered", "registered_at": event.registered_at,
             "updated_at": event.registered_at,
         }
-        places = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-        return (f"INSERT INTO {self.schema}.cases ({', '.join(columns)}) VALUES ({places}) "
-                "ON CONFLICT (case_id) DO NOTHING", tuple(columns.values()))
+        return Rows(_insert_sql(self.schema, tuple(columns)), tuple(columns.values()),
+                    event.case_id)
 
-    def _set(self, case_id: str, at: datetime, **columns: Any) -> Statement:
+    def _set(self, case_id: str, at: datetime, **columns: Any) -> Rows:
         """Set these columns (and `updated_at`) on the case: the same values however often."""
         columns["updated_at"] = at
-        sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(columns, start=2))
-        return (f"UPDATE {self.schema}.cases SET {sets} WHERE case_id = $1",
-                (case_id, *columns.values()))
+        return Rows(_update_sql(self.schema, tuple(columns)), (case_id, *columns.values()),
+                    case_id)
 
-    def _start_hold(self, case_id: str, handler_id: str | None, at: datetime,
-                    v: int) -> Statement:
+    def _start_hold(self, case_id: str, handler_id: str | None, at: datetime, v: int) -> Rows:
         """A hold for `handler_id` (None: the case's handler now) from `at`."""
         s = self.schema
-        return (f"INSERT INTO {s}.case_holds (case_id, version, handler_id, held_from) "
-                "SELECT case_id, $2, coalesce($3, handler_id), $4 FROM "
-                f"{s}.cases WHERE case_id = $1 AND coalesce($3, handler_id) IS NOT NULL "
-                "ON CONFLICT (case_id, version) DO NOTHING",
-                (case_id, v, handler_id, at))
+        return Rows(f"INSERT INTO {s}.case_holds (case_id, version, handler_id, held_from) "
+                    "SELECT c.case_id, v.version, coalesce(v.handler_id, c.handler_id), v.at "
+                    "FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[]) AS "
+                    f"v(case_id, version, handler_id, at) JOIN {s}.cases AS c ON c.case_id = "
+                    "v.case_id WHERE coalesce(v.handler_id, c.handler_id) IS NOT NULL "
+                    "ON CONFLICT (case_id, version) DO NOTHING",
+                    (case_id, v, handler_id, at), case_id)
 
-    def _end_hold(self, case_id: str, at: datetime, v: int) -> Statement:
+    def _end_hold(self, case_id: str, at: datetime, v: int) -> Rows:
         """Ends the hold an earlier event started (never one this event or a later started)."""
-        return (f"UPDATE {self.schema}.case_holds SET held_until = $2 WHERE case_id = $1 "
-                "AND held_until IS NULL AND version < $3", (case_id, at, v))
+        return Rows(f"UPDATE {self.schema}.case_holds AS h SET held_until = v.at FROM "
+                    "unnest($1::text[], $2::timestamptz[], $3::int[]) AS v(case_id, at, "
+                    "version) WHERE h.case_id = v.case_id AND h.held_until IS NULL AND "
+                    "h.version < v.version", (case_id, at, v), case_id)
+
+
+def _arrays(columns: tuple[str, ...]) -> str:
+    """`unnest($1::text[], ...) AS v(<columns>)`: one array per column."""
+    arrays = ", ".join(f"${i}::{TYPES[c]}[]" for i, c in enumerate(columns, start=1))
+    return f"unnest({arrays}) AS v({', '.join(columns)})"
+
+
+@cache
+def _insert_sql(schema: str, columns: tuple[str, ...]) -> str:
+    return (f"INSERT INTO {schema}.cases ({', '.join(columns)}) SELECT * FROM "
+            f"{_arrays(columns)} ON CONFLICT (case_id) DO NOTHING")
+
+
+@cache
+def _update_sql(schema: str, columns: tuple[str, ...]) -> str:
+    sets = ", ".join(f"{name} = v.{name}" for name in columns)
+    return (f"UPDATE {schema}.cases AS c SET {sets} FROM {_arrays(('case_id', *columns))} "
+            "WHERE c.case_id = v.case_id")

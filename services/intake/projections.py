@@ -26,7 +26,7 @@ from services.intake.events import (
 )
 from services.intake.territory import SCHEMA
 from shared.envelope import Envelope
-from shared.projection import Statement
+from shared.projection import Rows, Statement, Write
 
 
 class FrontDeskProjection:
@@ -75,7 +75,7 @@ class FrontDeskProjection:
             address text NOT NULL, reported_at timestamptz NOT NULL);
         """
 
-    def statements(self, envelope: Envelope) -> Iterator[Statement]:
+    def statements(self, envelope: Envelope) -> Iterator[Write]:
         if not registry.knows(envelope.type):
             return
         s, event, at = self.schema, registry.from_envelope(envelope), envelope.time
@@ -84,18 +84,24 @@ class FrontDeskProjection:
                     | MatterWithdrawn():
                 yield from self._matter(event, at)
             case ApplicationFiled():
-                yield (f"INSERT INTO {s}.applications (application_id, matter_code, "
-                       "matter_name_zh, matter_name_en, level, street_id, community_id, grid_id, "
-                       "applicant_name, address, lon, lat, status, filed_at, deadline, "
-                       "updated_at, applicant_id_number, applicant_phone, filed_by) VALUES "
-                       "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'filed', $13, $14, "
-                       "$13, $15, $16, $17) ON CONFLICT (application_id) DO NOTHING",
-                       (event.application_id, event.matter_code, event.matter_name_zh,
-                        event.matter_name_en, event.level, event.street_id, event.community_id,
-                        event.grid_id, event.applicant["name"], event.address,
-                        event.location["lon"], event.location["lat"], event.filed_at,
-                        event.deadline, event.applicant.get("id_number"),
-                        event.applicant.get("phone"), event.filed_by))
+                # Set-based (a batch's filings are one INSERT), as is a problem's below.
+                yield Rows(f"INSERT INTO {s}.applications (application_id, matter_code, "
+                           "matter_name_zh, matter_name_en, level, street_id, community_id, "
+                           "grid_id, applicant_name, address, lon, lat, status, filed_at, "
+                           "deadline, updated_at, applicant_id_number, applicant_phone, "
+                           "filed_by) SELECT a, b, c, d, e, f, g, h, i, j, k, l, 'filed', m, n, "
+                           "m, o, p, q FROM unnest($1::text[], $2::text[], $3::text[], "
+                           "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
+                           "$9::text[], $10::text[], $11::float8[], $12::float8[], "
+                           "$13::timestamptz[], $14::date[], $15::text[], $16::text[], "
+                           "$17::text[]) AS v(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q) "
+                           "ON CONFLICT (application_id) DO NOTHING",
+                           (event.application_id, event.matter_code, event.matter_name_zh,
+                            event.matter_name_en, event.level, event.street_id, event.community_id,
+                            event.grid_id, event.applicant["name"], event.address,
+                            event.location["lon"], event.location["lat"], event.filed_at,
+                            event.deadline, event.applicant.get("id_number"),
+                            event.applicant.get("phone"), event.filed_by), event.application_id)
             case ApplicationReturned():
                 yield self._status(event.application_id, "returned", at, missing=event.missing)
             case MaterialsResubmitted():
@@ -116,11 +122,14 @@ class FrontDeskProjection:
                        (event.consultation_id, event.street_id, event.community_id, event.topic,
                         event.matter_code, event.answer, event.answered_by, at))
             case ProblemReported():
-                yield (f"INSERT INTO {s}.problems VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                       "$10) ON CONFLICT DO NOTHING",
-                       (event.problem_id, event.problem_type, event.description,
-                        event.street_id, event.community_id, event.grid_id,
-                        event.location["lon"], event.location["lat"], event.address, at))
+                yield Rows(f"INSERT INTO {s}.problems SELECT * FROM unnest($1::text[], "
+                           "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+                           "$7::float8[], $8::float8[], $9::text[], $10::timestamptz[]) "
+                           "ON CONFLICT DO NOTHING",
+                           (event.problem_id, event.problem_type, event.description,
+                            event.street_id, event.community_id, event.grid_id,
+                            event.location["lon"], event.location["lat"], event.address, at),
+                           event.problem_id)
 
     def _matter(self, event, at: datetime) -> Iterator[Statement]:
         s = self.schema
