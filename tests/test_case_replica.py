@@ -106,6 +106,35 @@ async def test_a_merge_that_arrives_after_its_masters_closure_does_not_reopen_it
     assert (r["status"], r["master_id"]) == ("closed", "p5")
 
 
+@pytest.mark.parametrize("master_first", [True, False])
+async def test_many_cases_in_one_batch_end_as_they_do_one_by_one(pg_pool, schema, store,
+                                                                 replica, master_first):
+    """A batch's writes are taken across cases (set-based, `independent_streams`): a master
+    closing its merged duplicate in the same batch as the duplicate's own steps, in either
+    order of the two streams, ends as applying each case alone does."""
+    master, duplicate, other = (f"m{master_first}", f"d{master_first}", f"o{master_first}")
+    steps = {
+        master: [step.registered(master, master), step.attached(master, duplicate, duplicate),
+                 step.dispatched(master), step.resolved(master),
+                 step.verified_and_closed(master, master, duplicates={duplicate: duplicate})],
+        duplicate: [step.registered(duplicate, duplicate),
+                    step.merged(duplicate, master, duplicate)],
+        other: [step.registered(other, other), step.dispatched(other), step.accepted(other)],
+    }
+    for case_id, events in steps.items():
+        for new_events in events:
+            await store.append(f"case-{case_id}", None, new_events)
+    order = [master, duplicate, other] if master_first else [other, duplicate, master]
+    batch = [e for case_id in order for e in await store.read_stream(f"case-{case_id}")]
+    await projection.project(pg_pool, replica, batch)
+    rows = {case_id: await row(pg_pool, schema, case_id) for case_id in steps}
+    assert (rows[master]["status"], rows[duplicate]["status"]) == ("closed", "closed")
+    assert rows[duplicate]["master_id"] == master
+    assert rows[duplicate]["status_notes"] == ("已结案 — closed: handled together with case "
+                                               f"{master}")
+    assert rows[other]["status"] == "handling"
+
+
 async def test_a_patrol_case_has_no_row_and_its_steps_touch_none(pg_pool, schema, store,
                                                                  replica):
     await happen(pg_pool, store, replica, "c0123456789abcdef", step.registered("c0123456789abcdef"),

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from services.intake.open311_format import problem_request, w3
 from services.intake.territory import SCHEMA
 from shared.envelope import Envelope
-from shared.projection import Statement
+from shared.projection import Rows, Statement, Write
 
 TZ = ZoneInfo("Asia/Shanghai")
 SEND_BACK_REASONS = {"wrong_grid": "不属本网格 not this grid's",
@@ -31,10 +31,16 @@ def local(moment: str) -> str:
 
 
 class CaseReplica:
-    """Projection of grid.case.* events into `problem_cases`, one row per reported problem."""
+    """Projection of grid.case.* events into `problem_cases`, one row per reported problem.
+
+    Its steps are set-based writes (`Rows`: a batch's registrations are one INSERT, its
+    changes one UPDATE), taken across cases (`independent_streams`). A closure also closes its
+    merged duplicates' rows, but that write commutes with theirs: every case's first write is
+    its INSERT, and a merge never reopens a row its master's closure closed."""
 
     name = "case_replica"
     streams = ("case-",)
+    independent_streams = True
 
     def __init__(self, schema: str = SCHEMA) -> None:
         self.schema = schema
@@ -58,17 +64,19 @@ class CaseReplica:
             updated_at timestamptz NOT NULL);
         """
 
-    def statements(self, event: Envelope) -> Iterator[Statement]:
+    def statements(self, event: Envelope) -> Iterator[Write]:
         d = event.data
         if event.type == "grid.case.registered":
             if d.get("problem_id"):
-                yield (f"INSERT INTO {self.schema}.problem_cases (problem_id, case_id, status, "
-                       "status_notes, agency, street_id, community_id, grid_id, updated_at) "
-                       "VALUES ($1, $2, 'registered', $3, 'grid', $4, $5, $6, $7) "
-                       "ON CONFLICT (problem_id) DO NOTHING",
-                       (d["problem_id"], d["case_id"], f"已立案 — registered as case "
-                        f"{d['case_id']}; waiting to be dispatched", d["street_id"],
-                        d["community_id"], d["grid_id"], event.time))
+                yield Rows(f"INSERT INTO {self.schema}.problem_cases (problem_id, case_id, "
+                           "status, status_notes, agency, street_id, community_id, grid_id, "
+                           "updated_at) SELECT a, b, 'registered', c, 'grid', d, e, f, g FROM "
+                           "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+                           "$6::text[], $7::timestamptz[]) AS v(a, b, c, d, e, f, g) "
+                           "ON CONFLICT (problem_id) DO NOTHING",
+                           (d["problem_id"], d["case_id"], f"已立案 — registered as case "
+                            f"{d['case_id']}; waiting to be dispatched", d["street_id"],
+                            d["community_id"], d["grid_id"], event.time), d["case_id"])
         elif event.type == "grid.case.closed":
             yield from self._closed(d, event.time)
         elif (change := CHANGES.get(event.type)) is not None:
@@ -76,18 +84,24 @@ class CaseReplica:
             yield self._changed(d, status, notes, agency, event.time)
 
     def _changed(self, d: Mapping[str, Any], status: str | None, notes: str,
-                 agency: str | None, at: datetime) -> Statement:
-        """One SQL for every step, so a batch's steps run as one executemany; a None keeps the
+                 agency: str | None, at: datetime) -> Rows:
+        """One SQL for every step, so a batch's steps are one UPDATE; a None keeps the
         column. A late merge never reopens a duplicate its master's closure closed."""
-        return (f"UPDATE {self.schema}.problem_cases SET status = coalesce($2, status), "
-                "status_notes = $3, agency = coalesce($4, agency), "
-                "grid_id = coalesce($5, grid_id), "
-                "expected_datetime = coalesce($6::timestamptz, expected_datetime), "
-                "result = coalesce($7, result), master_id = coalesce($8, master_id), "
-                "updated_at = $9 WHERE case_id = $1 "
-                "AND NOT (status = 'closed' AND $2::text IS NOT DISTINCT FROM 'merged')",
-                (d["case_id"], status, notes, agency, d.get("grid_id"),
-                 _moment(d.get("deadline")), d.get("result"), d.get("master_id"), at))
+        return Rows(f"UPDATE {self.schema}.problem_cases AS p SET "
+                    "status = coalesce(v.status, p.status), status_notes = v.notes, "
+                    "agency = coalesce(v.agency, p.agency), "
+                    "grid_id = coalesce(v.grid_id, p.grid_id), "
+                    "expected_datetime = coalesce(v.expected, p.expected_datetime), "
+                    "result = coalesce(v.result, p.result), "
+                    "master_id = coalesce(v.master_id, p.master_id), updated_at = v.at "
+                    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+                    "$6::timestamptz[], $7::text[], $8::text[], $9::timestamptz[]) AS "
+                    "v(case_id, status, notes, agency, grid_id, expected, result, master_id, "
+                    "at) WHERE p.case_id = v.case_id "
+                    "AND NOT (p.status = 'closed' AND v.status IS NOT DISTINCT FROM 'merged')",
+                    (d["case_id"], status, notes, agency, d.get("grid_id"),
+                     _moment(d.get("deadline")), d.get("result"), d.get("master_id"), at),
+                    d["case_id"])
 
     def _closed(self, d: Mapping[str, Any], at: datetime) -> Iterator[Statement]:
         s = self.schema
