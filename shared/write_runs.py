@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from shared.envelope import Envelope
 
@@ -34,6 +35,29 @@ class Rows:
 
 
 Write = Statement | Rows
+
+
+def unnest(columns: Iterable[tuple[str, str]]) -> str:
+    """`unnest($1::text[], ...) AS v(<names>)` for (name, SQL type) pairs: the arrays of a
+    `Rows` SQL, one per column, read as `v.<name>`."""
+    names, types = zip(*columns, strict=True)
+    arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, start=1))
+    return f"unnest({arrays}) AS v({', '.join(names)})"
+
+
+def insert(table: str, row: Mapping[str, tuple[str, Any]], *, key: str,
+           conflict: str) -> Rows:
+    """One row of a set-based `INSERT INTO table ... ON CONFLICT <conflict> DO NOTHING`: `row`
+    maps each column to its SQL type and value."""
+    columns = tuple((name, sql_type) for name, (sql_type, _) in row.items())
+    return Rows(_insert_sql(table, columns, conflict), tuple(v for _, v in row.values()), key)
+
+
+@cache
+def _insert_sql(table: str, columns: tuple[tuple[str, str], ...], conflict: str) -> str:
+    names = ", ".join(name for name, _ in columns)
+    return (f"INSERT INTO {table} ({names}) SELECT * FROM {unnest(columns)} "
+            f"ON CONFLICT {conflict} DO NOTHING")
 
 
 class Run(NamedTuple):

@@ -44,6 +44,7 @@ from services.grid.events import registry
 from services.grid.projections import VIEW_SCHEMA
 from shared.envelope import Envelope
 from shared.projection import Rows, Write
+from shared.write_runs import insert, unnest
 
 OPEN = "status NOT IN ('closed', 'merged')"  # an open case: still in the loop
 TYPES = {  # of the cases table's columns, for the arrays of set-based writes
@@ -247,8 +248,8 @@ class CaseProjection:
             "status": "registered", "registered_at": event.registered_at,
             "updated_at": event.registered_at,
         }
-        return Rows(_insert_sql(self.schema, tuple(columns)), tuple(columns.values()),
-                    event.case_id)
+        return insert(f"{self.schema}.cases", {c: (TYPES[c], v) for c, v in columns.items()},
+                      key=event.case_id, conflict="(case_id)")
 
     def _set(self, case_id: str, at: datetime, **columns: Any) -> Rows:
         """Set these columns (and `updated_at`) on the case: the same values however often."""
@@ -275,20 +276,8 @@ class CaseProjection:
                     "h.version < v.version", (case_id, at, v), case_id)
 
 
-def _arrays(columns: tuple[str, ...]) -> str:
-    """`unnest($1::text[], ...) AS v(<columns>)`: one array per column."""
-    arrays = ", ".join(f"${i}::{TYPES[c]}[]" for i, c in enumerate(columns, start=1))
-    return f"unnest({arrays}) AS v({', '.join(columns)})"
-
-
-@cache
-def _insert_sql(schema: str, columns: tuple[str, ...]) -> str:
-    return (f"INSERT INTO {schema}.cases ({', '.join(columns)}) SELECT * FROM "
-            f"{_arrays(columns)} ON CONFLICT (case_id) DO NOTHING")
-
-
 @cache
 def _update_sql(schema: str, columns: tuple[str, ...]) -> str:
     sets = ", ".join(f"{name} = v.{name}" for name in columns)
-    return (f"UPDATE {schema}.cases AS c SET {sets} FROM {_arrays(('case_id', *columns))} "
-            "WHERE c.case_id = v.case_id")
+    arrays = unnest((c, TYPES[c]) for c in ("case_id", *columns))
+    return f"UPDATE {schema}.cases AS c SET {sets} FROM {arrays} WHERE c.case_id = v.case_id"

@@ -19,6 +19,7 @@ from services.intake.open311_format import problem_request, w3
 from services.intake.territory import SCHEMA
 from shared.envelope import Envelope
 from shared.projection import Rows, Statement, Write
+from shared.write_runs import insert
 
 TZ = ZoneInfo("Asia/Shanghai")
 SEND_BACK_REASONS = {"wrong_grid": "不属本网格 not this grid's",
@@ -34,9 +35,10 @@ class CaseReplica:
     """Projection of grid.case.* events into `problem_cases`, one row per reported problem.
 
     Its steps are set-based writes (`Rows`: a batch's registrations are one INSERT, its
-    changes one UPDATE), taken across cases (`independent_streams`). A closure also closes its
-    merged duplicates' rows, but that write commutes with theirs: every case's first write is
-    its INSERT, and a merge never reopens a row its master's closure closed."""
+    changes one UPDATE), taken across cases (`independent_streams`). A closure also writes its
+    merged duplicates' rows, so the order across cases matters there; but that order was never
+    given (two cases' streams may sit in different partitions), and a merge never reopens a
+    row its master's closure closed."""
 
     name = "case_replica"
     streams = ("case-",)
@@ -68,15 +70,15 @@ class CaseReplica:
         d = event.data
         if event.type == "grid.case.registered":
             if d.get("problem_id"):
-                yield Rows(f"INSERT INTO {self.schema}.problem_cases (problem_id, case_id, "
-                           "status, status_notes, agency, street_id, community_id, grid_id, "
-                           "updated_at) SELECT a, b, 'registered', c, 'grid', d, e, f, g FROM "
-                           "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
-                           "$6::text[], $7::timestamptz[]) AS v(a, b, c, d, e, f, g) "
-                           "ON CONFLICT (problem_id) DO NOTHING",
-                           (d["problem_id"], d["case_id"], f"已立案 — registered as case "
-                            f"{d['case_id']}; waiting to be dispatched", d["street_id"],
-                            d["community_id"], d["grid_id"], event.time), d["case_id"])
+                yield insert(f"{self.schema}.problem_cases", {
+                    "problem_id": ("text", d["problem_id"]), "case_id": ("text", d["case_id"]),
+                    "status": ("text", "registered"),
+                    "status_notes": ("text", f"已立案 — registered as case {d['case_id']}; "
+                                             "waiting to be dispatched"),
+                    "agency": ("text", "grid"), "street_id": ("text", d["street_id"]),
+                    "community_id": ("text", d["community_id"]),
+                    "grid_id": ("text", d["grid_id"]), "updated_at": ("timestamptz", event.time),
+                }, key=d["case_id"], conflict="(problem_id)")
         elif event.type == "grid.case.closed":
             yield from self._closed(d, event.time)
         elif (change := CHANGES.get(event.type)) is not None:

@@ -26,7 +26,8 @@ from services.intake.events import (
 )
 from services.intake.territory import SCHEMA
 from shared.envelope import Envelope
-from shared.projection import Rows, Statement, Write
+from shared.projection import Statement, Write
+from shared.write_runs import insert
 
 
 class FrontDeskProjection:
@@ -84,24 +85,26 @@ class FrontDeskProjection:
                     | MatterWithdrawn():
                 yield from self._matter(event, at)
             case ApplicationFiled():
-                # Set-based (a batch's filings are one INSERT), as is a problem's below.
-                yield Rows(f"INSERT INTO {s}.applications (application_id, matter_code, "
-                           "matter_name_zh, matter_name_en, level, street_id, community_id, "
-                           "grid_id, applicant_name, address, lon, lat, status, filed_at, "
-                           "deadline, updated_at, applicant_id_number, applicant_phone, "
-                           "filed_by) SELECT a, b, c, d, e, f, g, h, i, j, k, l, 'filed', m, n, "
-                           "m, o, p, q FROM unnest($1::text[], $2::text[], $3::text[], "
-                           "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
-                           "$9::text[], $10::text[], $11::float8[], $12::float8[], "
-                           "$13::timestamptz[], $14::date[], $15::text[], $16::text[], "
-                           "$17::text[]) AS v(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q) "
-                           "ON CONFLICT (application_id) DO NOTHING",
-                           (event.application_id, event.matter_code, event.matter_name_zh,
-                            event.matter_name_en, event.level, event.street_id, event.community_id,
-                            event.grid_id, event.applicant["name"], event.address,
-                            event.location["lon"], event.location["lat"], event.filed_at,
-                            event.deadline, event.applicant.get("id_number"),
-                            event.applicant.get("phone"), event.filed_by), event.application_id)
+                # Set-based: a batch's filings are one INSERT (a problem's too, below).
+                yield insert(f"{s}.applications", {
+                    "application_id": ("text", event.application_id),
+                    "matter_code": ("text", event.matter_code),
+                    "matter_name_zh": ("text", event.matter_name_zh),
+                    "matter_name_en": ("text", event.matter_name_en),
+                    "level": ("text", event.level), "street_id": ("text", event.street_id),
+                    "community_id": ("text", event.community_id),
+                    "grid_id": ("text", event.grid_id),
+                    "applicant_name": ("text", event.applicant["name"]),
+                    "address": ("text", event.address),
+                    "lon": ("float8", event.location["lon"]),
+                    "lat": ("float8", event.location["lat"]), "status": ("text", "filed"),
+                    "filed_at": ("timestamptz", event.filed_at),
+                    "deadline": ("date", event.deadline),
+                    "updated_at": ("timestamptz", event.filed_at),
+                    "applicant_id_number": ("text", event.applicant.get("id_number")),
+                    "applicant_phone": ("text", event.applicant.get("phone")),
+                    "filed_by": ("text", event.filed_by),
+                }, key=event.application_id, conflict="(application_id)")
             case ApplicationReturned():
                 yield self._status(event.application_id, "returned", at, missing=event.missing)
             case MaterialsResubmitted():
@@ -122,14 +125,16 @@ class FrontDeskProjection:
                        (event.consultation_id, event.street_id, event.community_id, event.topic,
                         event.matter_code, event.answer, event.answered_by, at))
             case ProblemReported():
-                yield Rows(f"INSERT INTO {s}.problems SELECT * FROM unnest($1::text[], "
-                           "$2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
-                           "$7::float8[], $8::float8[], $9::text[], $10::timestamptz[]) "
-                           "ON CONFLICT DO NOTHING",
-                           (event.problem_id, event.problem_type, event.description,
-                            event.street_id, event.community_id, event.grid_id,
-                            event.location["lon"], event.location["lat"], event.address, at),
-                           event.problem_id)
+                yield insert(f"{s}.problems", {
+                    "problem_id": ("text", event.problem_id),
+                    "problem_type": ("text", event.problem_type),
+                    "description": ("text", event.description),
+                    "street_id": ("text", event.street_id),
+                    "community_id": ("text", event.community_id),
+                    "grid_id": ("text", event.grid_id), "lon": ("float8", event.location["lon"]),
+                    "lat": ("float8", event.location["lat"]), "address": ("text", event.address),
+                    "reported_at": ("timestamptz", at),
+                }, key=event.problem_id, conflict="(problem_id)")
 
     def _matter(self, event, at: datetime) -> Iterator[Statement]:
         s = self.schema
