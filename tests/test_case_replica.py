@@ -106,6 +106,22 @@ async def test_a_merge_that_arrives_after_its_masters_closure_does_not_reopen_it
     assert (r["status"], r["master_id"]) == ("closed", "p5")
 
 
+@pytest.mark.parametrize("master", ["p7", "c7"])  # a reported problem's case, a patrol case
+async def test_a_duplicate_registered_after_its_masters_closure_shows_closed(
+        pg_pool, schema, store, replica, master):
+    """The master's closure reached intake before the duplicate's registration (another
+    partition): the closure had no row to close, so the duplicate's merge closes it."""
+    problem = master if master.startswith("p") else None
+    await happen(pg_pool, store, replica, master, step.registered(master, problem),
+                 step.attached(master, "p8", "p8"), step.dispatched(master),
+                 step.verified_and_closed(master, problem, duplicates={"p8": "p8"}))
+    await happen(pg_pool, store, replica, "p8", step.registered("p8", "p8"),
+                 step.merged("p8", master, "p8"))
+    r = await row(pg_pool, schema, "p8")
+    assert (r["status"], r["master_id"]) == ("closed", master)
+    assert r["status_notes"] == f"已结案 — closed: handled together with case {master}"
+
+
 @pytest.mark.parametrize("master_first", [True, False])
 async def test_many_cases_in_one_batch_end_as_they_do_one_by_one(pg_pool, schema, store,
                                                                  replica, master_first):

@@ -5,7 +5,10 @@ data as published.
 
 A case opened from a report has the report's id (`case_id == problem_id`); cases opened on
 patrol or from a complaint have no problem and no row here. A duplicate merged into another
-case shows closed when its master closes (`CaseClosed.duplicate_problem_ids`).
+case shows closed when its master closes (`CaseClosed.duplicate_problem_ids`), whichever of the
+two arrives first: the two cases' streams may sit in different partitions, so a master's closure
+can be applied before its duplicate is even registered here. A closure with duplicates is
+therefore remembered (`closed_masters`), and a merge into a closed master closes the row.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from shared.projection import Rows, Statement, Write
 from shared.write_runs import insert
 
 TZ = ZoneInfo("Asia/Shanghai")
+HANDLED_TOGETHER = "已结案 — closed: handled together with case "
 SEND_BACK_REASONS = {"wrong_grid": "不属本网格 not this grid's",
                      "not_our_matter": "不属网格职责 not a matter for the grid"}
 
@@ -37,8 +41,8 @@ class CaseReplica:
     Its steps are set-based writes (`Rows`: a batch's registrations are one INSERT, its
     changes one UPDATE), taken across cases (`independent_streams`). A closure also writes its
     merged duplicates' rows, so the order across cases matters there; but that order was never
-    given (two cases' streams may sit in different partitions), and a merge never reopens a
-    row its master's closure closed."""
+    given (two cases' streams may sit in different partitions): a merge applied after its
+    master's closure closes its row, and never reopens one the closure closed."""
 
     name = "case_replica"
     streams = ("case-",)
@@ -48,7 +52,7 @@ class CaseReplica:
         self.schema = schema
 
     def tables(self) -> list[str]:
-        return ["problem_cases"]
+        return ["problem_cases", "closed_masters"]
 
     def ddl(self) -> str:
         s = self.schema
@@ -64,6 +68,9 @@ class CaseReplica:
             result text,                  -- what its handler (or enforcement) reported back
             master_id text,               -- the case it was merged into
             updated_at timestamptz NOT NULL);
+        -- the cases closed with duplicates merged into them, for a merge applied after it
+        CREATE TABLE IF NOT EXISTS {s}.closed_masters (
+            case_id text PRIMARY KEY, closed_at timestamptz NOT NULL);
         """
 
     def statements(self, event: Envelope) -> Iterator[Write]:
@@ -88,18 +95,25 @@ class CaseReplica:
     def _changed(self, d: Mapping[str, Any], status: str | None, notes: str,
                  agency: str | None, at: datetime) -> Rows:
         """One SQL for every step, so a batch's steps are one UPDATE; a None keeps the
-        column. A late merge never reopens a duplicate its master's closure closed."""
-        return Rows(f"UPDATE {self.schema}.problem_cases AS p SET "
-                    "status = coalesce(v.status, p.status), status_notes = v.notes, "
+        column. A merge into a master closed already closes the row; a late merge never
+        reopens a duplicate its master's closure closed."""
+        s = self.schema
+        return Rows(f"UPDATE {s}.problem_cases AS p SET "
+                    "status = CASE WHEN m.case_id IS NULL THEN coalesce(v.status, p.status) "
+                    "ELSE 'closed' END, "
+                    "status_notes = CASE WHEN m.case_id IS NULL THEN v.notes "
+                    f"ELSE '{HANDLED_TOGETHER}' || v.master_id END, "
                     "agency = coalesce(v.agency, p.agency), "
                     "grid_id = coalesce(v.grid_id, p.grid_id), "
                     "expected_datetime = coalesce(v.expected, p.expected_datetime), "
                     "result = coalesce(v.result, p.result), "
-                    "master_id = coalesce(v.master_id, p.master_id), updated_at = v.at "
+                    "master_id = coalesce(v.master_id, p.master_id), "
+                    "updated_at = greatest(v.at, m.closed_at) "
                     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
                     "$6::timestamptz[], $7::text[], $8::text[], $9::timestamptz[]) AS "
                     "v(case_id, status, notes, agency, grid_id, expected, result, master_id, "
-                    "at) WHERE p.case_id = v.case_id "
+                    f"at) LEFT JOIN {s}.closed_masters m ON v.status = 'merged' "
+                    "AND m.case_id = v.master_id WHERE p.case_id = v.case_id "
                     "AND NOT (p.status = 'closed' AND v.status IS NOT DISTINCT FROM 'merged')",
                     (d["case_id"], status, notes, agency, d.get("grid_id"),
                      _moment(d.get("deadline")), d.get("result"), d.get("master_id"), at),
@@ -115,7 +129,9 @@ class CaseReplica:
                    "master_id = coalesce(master_id, $1), updated_at = $4 "
                    "WHERE problem_id = ANY($2::text[])",
                    (d["case_id"], d["duplicate_problem_ids"],
-                    f"已结案 — closed: handled together with case {d['case_id']}", at))
+                    f"{HANDLED_TOGETHER}{d['case_id']}", at))
+            yield (f"INSERT INTO {s}.closed_masters VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                   (d["case_id"], at))
 
 
 def _moment(value: str | None) -> datetime | None:
