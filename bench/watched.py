@@ -15,7 +15,8 @@ from shapely.geometry import shape
 if TYPE_CHECKING:
     from bench.filing import KeepAliveClient
 
-POLL_SECONDS = 0.02  # how often the read model is looked at
+POLL_SECONDS = 0.02  # how often the read model is looked at, at most
+IDS_PER_POLL_SECOND = 10000  # a poll for more pending ids than this x POLL_SECONDS waits longer
 SETTLE_SECONDS = 60.0  # how long after the last write its row may take to show
 
 
@@ -56,6 +57,7 @@ async def offer_watched(client: KeepAliveClient, payloads: list[bytes], headers:
     total = int(rate * seconds)
     due_of: dict[str, float] = {}
     seen: dict[str, float] = {}
+    pending: set[str] = set()  # accepted, not yet seen
     posted: list[float] = []
     errors: dict[str, int] = {}
     done = asyncio.Event()
@@ -64,16 +66,21 @@ async def offer_watched(client: KeepAliveClient, payloads: list[bytes], headers:
         # A plan for the ids at hand each time: a generic plan, made while the table was
         # small, can stay a sequential scan as it grows (measured: 7.7 ms a poll at 5,000
         # cases, half the database's time in the back-desk bench, against 0.3 ms).
+        # A poll costs the database and this process in proportion to the ids still pending;
+        # with a backlog of thousands, polling them all every 20 ms took a tenth of a core
+        # from the platform measured, so the pause grows with the backlog (a latency of
+        # seconds is then read to within a few per cent).
         con = await asyncpg.connect(database_url,
                                     server_settings={"plan_cache_mode": "force_custom_plan"})
         try:
             while not done.is_set():
-                if pending := [i for i in due_of if i not in seen]:
-                    found = await con.fetch(shown, pending)
+                if pending:
+                    found = await con.fetch(shown, list(pending))
                     now = time.perf_counter()
                     for row in found:
                         seen[row[0]] = now
-                await asyncio.sleep(POLL_SECONDS)
+                        pending.discard(row[0])
+                await asyncio.sleep(max(POLL_SECONDS, len(pending) / IDS_PER_POLL_SECOND))
         finally:
             await con.close()
 
@@ -82,7 +89,8 @@ async def offer_watched(client: KeepAliveClient, payloads: list[bytes], headers:
             status, body = await client.exchange(payloads[i % len(payloads)],
                                                  headers[i % len(headers)])
             if status in (200, 201):
-                due_of[created_id(body)] = due
+                due_of[created := created_id(body)] = due
+                pending.add(created)
             else:
                 errors[str(status)] = errors.get(str(status), 0) + 1
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
