@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     # What a new event waits for on its way to the read models (bench/README.md, freshness).
     kafka_fetch_max_wait_ms: int = Field(100, ge=1, alias="JIEDAO_KAFKA_FETCH_MAX_WAIT_MS")
     relay_linger_seconds: float = Field(0.005, ge=0, alias="JIEDAO_RELAY_LINGER_SECONDS")
-    relay_interval_seconds: float = Field(0.05, ge=0, alias="JIEDAO_RELAY_INTERVAL_SECONDS")
+    relay_interval_seconds: float = Field(0.1, ge=0, alias="JIEDAO_RELAY_INTERVAL_SECONDS")
     demo_api_key: str = Field("jiedao-demo-key", alias="JIEDAO_DEMO_API_KEY")
     # Sign-in (README "Roles and sign-in"): who issues tokens, for whom, and where their keys are.
     auth_issuer: str = Field("http://127.0.0.1:8102", alias="JIEDAO_AUTH_ISSUER")
