@@ -29,6 +29,9 @@ from shared.streams import create_worker_app
 from shared.topic_watch import TopicWatch
 
 log = logging.getLogger("jiedao")
+# A relay's pacing when no settings are given: the settings' own defaults, kept in one place.
+RELAY_DEFAULTS = {name: Settings.model_fields[name].default
+                  for name in ("relay_linger_seconds", "relay_interval_seconds")}
 
 
 def run_api(spec: ServiceSpec, settings: Settings, host: str, port: int) -> None:
@@ -68,7 +71,8 @@ async def relay_forever(spec: ServiceSpec, settings: Settings) -> None:
 
 async def relay_store(database_url: str, schema: str, source: str, bootstrap: str, topic: str,
                       partitions: int, *, batch: int = 5000, retry_seconds: float = 1.0,
-                      linger_seconds: float = 0.005, interval_seconds: float = 0.1) -> None:
+                      linger_seconds: float = RELAY_DEFAULTS["relay_linger_seconds"],
+                      interval_seconds: float = RELAY_DEFAULTS["relay_interval_seconds"]) -> None:
     """Publish store `schema` to `topic` (and seal it) while this process is the store's one
     active relay; a second relay waits as a standby. When PostgreSQL or the broker is away, or
     the lock's connection died (another relay may be active now), it starts over: waits for
