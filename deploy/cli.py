@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from deploy.registry import API_BASE_PORT
 
 if TYPE_CHECKING:
     from shared.service import ServiceSpec
+    from shared.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,10 +82,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(write_compose(check=args.check))
     if args.command == "demo":
         from deploy.demo_flow import keep_flowing
-        from shared.settings import get_settings
 
         asyncio.run(keep_flowing(args.grid, args.intake, args.accounts,
-                                 get_settings().data_dir, assessment_url=args.assessment,
+                                 environment_settings().data_dir, assessment_url=args.assessment,
                                  every=args.every))
         return
     if args.command == "accounts":
@@ -91,11 +92,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "up":
         from deploy.up import up as start_platform
 
+        environment_settings()
         sys.exit(start_platform(first_port=args.port, demo=not args.no_demo))
     service = _service(args.service)
-    from shared.settings import get_settings
-
-    settings = get_settings()
+    settings = environment_settings()
     if args.command == "api":
         port = args.port or registry.api_port(service.name)
         processes.run_api(service, settings, args.host, port)
@@ -117,6 +117,30 @@ def main(argv: list[str] | None = None) -> None:
         else:
             left = asyncio.run(operations.retry_dead_letters(service, settings, args.retry or None))
             sys.exit(1 if left else 0)
+
+
+def environment_settings() -> Settings:
+    """The settings the environment gives, or exit naming each variable at fault and why."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from shared.settings import Settings, get_settings
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SystemExit(f"jiedao: bad setting: {reasons}") from None
+    except SettingsError as exc:  # a value that should be JSON and is not
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = Settings.model_fields[field[1]].alias if field else "a setting"
+        raise SystemExit(f"jiedao: bad setting: {name}: not JSON ({exc.__cause__})") from None
+    unknown = sorted(set(settings.api_processes).difference(registry.SERVICES))
+    if unknown:
+        raise SystemExit(f"jiedao: bad setting: JIEDAO_API_PROCESSES names no service "
+                         f"{', '.join(map(repr, unknown))} (services: "
+                         f"{', '.join(registry.SERVICES)})")
+    return settings
 
 
 def _service(name: str) -> ServiceSpec:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable, Coroutine
@@ -15,6 +16,7 @@ import uvicorn
 import uvloop
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from fastapi import FastAPI
 
 from deploy.http_server import api_server_options
 from shared import health, projection
@@ -23,7 +25,7 @@ from shared.leadership import leadership
 from shared.relay import Relay, ensure_topic
 from shared.sealer import Sealer
 from shared.service import ServiceSpec, create_service_app
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 from shared.store import UNAVAILABLE, EventStore
 from shared.streams import create_worker_app
 from shared.topic_watch import TopicWatch
@@ -35,8 +37,29 @@ RELAY_DEFAULTS = {name: Settings.model_fields[name].default
 
 
 def run_api(spec: ServiceSpec, settings: Settings, host: str, port: int) -> None:
-    uvicorn.run(create_service_app(spec, settings), host=host, port=port, log_level="warning",
-                access_log=False, **api_server_options(settings))
+    """The service's API on `port`: one process, or as many as JIEDAO_API_PROCESSES gives it.
+    Several are uvicorn's workers: it binds the port once, each process accepts on it and
+    runs the app's lifespan (its own pool and group commit), and one that dies is started
+    again. One process of Python saturates a core; a busy API scales by processes."""
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning",
+                               "access_log": False, **api_server_options(settings)}
+    count = settings.api_processes.get(spec.name, 1)
+    if count == 1:
+        uvicorn.run(create_service_app(spec, settings), **options)
+        return
+    # Each process imports the app by name, so which service it serves goes by the environment.
+    os.environ[SERVED_SERVICE] = spec.name
+    uvicorn.run(f"{__name__}:served_app", factory=True, workers=count, **options)
+
+
+SERVED_SERVICE = "JIEDAO_SERVED_SERVICE"
+
+
+def served_app() -> FastAPI:
+    """The app that each of a service's several API processes serves (`run_api`)."""
+    from deploy.registry import services
+
+    return create_service_app(services()[os.environ[SERVED_SERVICE]], get_settings())
 
 
 

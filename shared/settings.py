@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.ratelimit import parse_limit
@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(100, ge=1, alias="JIEDAO_KAFKA_FETCH_MAX_WAIT_MS")
     relay_linger_seconds: float = Field(0.005, ge=0, alias="JIEDAO_RELAY_LINGER_SECONDS")
     relay_interval_seconds: float = Field(0.1, ge=0, alias="JIEDAO_RELAY_INTERVAL_SECONDS")
+    api_processes: dict[str, PositiveInt] = Field(
+        default_factory=dict, alias="JIEDAO_API_PROCESSES",
+        description='how many processes serve a service\'s API, as JSON (`{"intake": 2}`); '
+                    "a service not named has one. They share its port (uvicorn's workers), "
+                    "each with its own connection pool and group commit")
     demo_api_key: str = Field("jiedao-demo-key", alias="JIEDAO_DEMO_API_KEY")
     # Sign-in (README "Roles and sign-in"): who issues tokens, for whom, and where their keys are.
     auth_issuer: str = Field("http://127.0.0.1:8102", alias="JIEDAO_AUTH_ISSUER")
