@@ -27,6 +27,22 @@ async def test_append_returns_positions_and_chains_the_stream(store):
     assert all(e.computed_hash() == e.hash for e in stored)
 
 
+async def test_appends_flushed_together_get_positions_in_the_order_they_were_made(store):
+    await store.append("w-0", 0, events(1))  # so that the next five queue behind one flush
+    results = await asyncio.gather(
+        *(store.append(f"w-{i}", 0 if i else 1, events(3, i=i)) for i in range(5)))
+    positions = [p for result in results for p in result.positions]
+    assert positions == sorted(positions) and len(set(positions)) == 15
+    for i in range(5):
+        stored = await store.read_stream(f"w-{i}")
+        assert [e.data["i"] for e in stored[-3:]] == [i] * 3
+        assert [e.stream_version for e in stored] == list(range(1, len(stored) + 1))
+    rows = await store.pool.fetch(
+        f"SELECT stream_version FROM {store.schema}.events WHERE stream_id = 'w-0' "
+        "ORDER BY position")
+    assert [r["stream_version"] for r in rows] == [1, 2, 3, 4]
+
+
 async def test_two_writers_at_the_same_version_one_wins_one_conflicts(store):
     await store.append("s-1", 0, events(1))
     outcomes = await asyncio.gather(
