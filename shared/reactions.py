@@ -132,7 +132,8 @@ class Contexts:
         pool = await self.open_pool()
         async with self._lock:
             if self._context is None or self._context.pool is not pool:
-                store = EventStore(pool, self.service, self.service)
+                store = EventStore(pool, self.service, self.service,
+                                   linger=self.settings.store_linger_seconds)
                 await store.setup()
                 await setup(pool, self.service)
                 repository = Repository(store, self.registry)

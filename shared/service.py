@@ -109,7 +109,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings.require_database())
-        store = EventStore(pool, spec.name, spec.name)
+        store = EventStore(pool, spec.name, spec.name, linger=settings.store_linger_seconds)
         await store.setup()
         for p in spec.read_models:
             await projection.setup(pool, p)

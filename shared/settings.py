@@ -44,6 +44,8 @@ class Settings(BaseSettings):
         description='how many processes serve a service\'s API, as JSON (`{"intake": 2}`); '
                     "a service not named has one. They share its port (uvicorn's workers), "
                     "each with its own connection pool and group commit")
+    # How long a busy store's flush waits for more appends to carry (shared/store.py).
+    store_linger_seconds: float = Field(0.002, ge=0, le=1, alias="JIEDAO_STORE_LINGER_SECONDS")
     demo_api_key: str = Field("jiedao-demo-key", alias="JIEDAO_DEMO_API_KEY")
     # Sign-in (README "Roles and sign-in"): who issues tokens, for whom, and where their keys are.
     auth_issuer: str = Field("http://127.0.0.1:8102", alias="JIEDAO_AUTH_ISSUER")

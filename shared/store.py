@@ -108,6 +108,7 @@ class EventStore:
         # what runs out first under a service's load (bench/README.md has the sweep).
         flushers: int = 1,
         max_batch_events: int = 5000,  # a flush always takes at least one whole append
+        linger: float = 0.0,
     ) -> None:
         self.pool = pool
         self.schema = validate_schema_name(schema)
@@ -115,6 +116,7 @@ class EventStore:
         self.channel = f"{self.schema}_appended"  # PostgreSQL NOTIFY channel, see `appends()`
         self._flushers = flushers
         self._max_batch_events = max_batch_events
+        self._linger = linger
         self._queue: asyncio.Queue[_Append] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -163,13 +165,21 @@ class EventStore:
         return await future
 
     async def _flush_forever(self) -> None:
+        busy = False
         while True:
             batch = [await self._queue.get()]
+            if busy and self._linger:
+                # Appends came in while the last flush was in flight: more are coming. Wait a
+                # little for them, so one transaction (whose cost hardly depends on its size)
+                # carries several. A lone writer, appending only after its last append was
+                # answered, never waits.
+                await asyncio.sleep(self._linger)
             size = len(batch[0].events)
             while size < self._max_batch_events and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
                 size += len(batch[-1].events)
             await self._flush(batch)
+            busy = not self._queue.empty()
 
     async def _flush(self, batch: list[_Append]) -> None:
         for attempt in range(5):

@@ -175,3 +175,46 @@ async def test_an_append_lost_before_commit_is_unavailable_and_its_retry_stores_
     result = await store.append("s", 0, appended)
     assert result.version == 2 and not result.replayed
     await dying.close()
+
+
+@pytest.fixture
+async def lingering(pg_pool, schema):
+    store = EventStore(pg_pool, schema, "test", linger=1.0)
+    await store.setup()
+    yield store
+    await store.close()
+
+
+async def transactions_of(store: EventStore, *streams: str) -> list[int]:
+    """The transaction that wrote each stream's events (`xmin`), in the order given."""
+    rows = await store.pool.fetch(f"SELECT stream_id, xmin::text::bigint AS tx FROM "
+                                  f"{store.schema}.events WHERE stream_id = ANY($1::text[])",
+                                  list(streams))
+    found = {r["stream_id"]: r["tx"] for r in rows}
+    return [found[s] for s in streams]
+
+
+async def test_appends_that_arrive_while_a_flush_is_in_flight_wait_for_more_to_share_one(
+        lingering, pg_pool):
+    await lingering.append("a", 0, events(1))
+    async with pg_pool.acquire() as con, con.transaction():  # holds a's flush in flight
+        await con.execute(f"SELECT 1 FROM {lingering.schema}.streams WHERE stream_id = 'a' "
+                          "FOR UPDATE")
+        held = asyncio.create_task(lingering.append("a", 1, events(1)))
+        await asyncio.sleep(0.1)
+        b = asyncio.create_task(lingering.append("b", 0, events(1)))  # arrives meanwhile
+        await asyncio.sleep(0.1)
+    await held
+    await asyncio.sleep(0.1)  # b's flush is lingering now: c and d join it
+    await asyncio.gather(b, lingering.append("c", 0, events(1)),
+                         lingering.append("d", 0, events(2)))
+    a, b_tx, c, d = await transactions_of(lingering, "a", "b", "c", "d")
+    assert b_tx == c == d != a
+
+
+async def test_a_lone_writer_never_waits_for_company(lingering):
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for i in range(3):  # each appended after the last was answered: nothing came meanwhile
+        await lingering.append("alone", i, events(1))
+    assert loop.time() - started < 1.0  # the linger, which no append paid
