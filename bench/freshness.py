@@ -14,6 +14,7 @@ with the current defaults (shared/settings.py). Results: bench/results/freshness
 
     .venv/bin/python -m bench.freshness               # both settings, ~4 minutes
     .venv/bin/python -m bench.freshness --quick       # current settings, short
+    .venv/bin/python -m bench.freshness --api-processes 2   # two intake API processes
 """
 
 from __future__ import annotations
@@ -187,6 +188,9 @@ def main() -> None:
     parser.add_argument("--rates", default=f"{IDLE_RATE},250,500,1000")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--api-processes", type=int, default=1, metavar="N",
+                        help="intake API processes with the current settings "
+                             "(JIEDAO_API_PROCESSES)")
     args = parser.parse_args()
     rates = [IDLE_RATE, 250.0] if args.quick else [float(r) for r in args.rates.split(",")]
     seconds = 3.0 if args.quick else args.seconds
@@ -200,8 +204,9 @@ def main() -> None:
         tokens = Tokens(env, settings)
         sample = Settings(**env)
         bodies: list[dict] | None = None
-        configs = {"current": {}} if args.quick or args.no_baseline else {
-            "baseline": BASELINE, "current": {}}
+        current = {"JIEDAO_API_PROCESSES": json.dumps({"intake": args.api_processes})}
+        configs = {"current": current} if args.quick or args.no_baseline else {
+            "baseline": BASELINE, "current": current}
         runs = []
         for label, overrides in configs.items():
             measured, bodies = run_settings(label, overrides, env, data_dir, rates, seconds,
@@ -214,7 +219,9 @@ def main() -> None:
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": {"baseline": BASELINE, "current": {
             "JIEDAO_KAFKA_FETCH_MAX_WAIT_MS": sample.kafka_fetch_max_wait_ms,
-            "JIEDAO_RELAY_LINGER_SECONDS": sample.relay_linger_seconds}},
+            "JIEDAO_RELAY_LINGER_SECONDS": sample.relay_linger_seconds,
+            "JIEDAO_RELAY_INTERVAL_SECONDS": sample.relay_interval_seconds,
+            "JIEDAO_STORE_LINGER_SECONDS": sample.store_linger_seconds, **current}},
         "runs": runs, "floors": FLOORS, "floors_met": floors_met(runs),
     }
     print(f"floors {FLOORS}: {'MET' if report['floors_met'] else 'NOT MET'}")
