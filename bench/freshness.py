@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import tempfile
 import time
 from contextlib import ExitStack
@@ -46,6 +45,7 @@ from bench.filing import (
     wait_for_replica,
 )
 from bench.infra import code_version
+from bench.machine import machine
 from deploy.supervisor import Supervisor
 from deploy.up import infrastructure, process_specs, token_issuer
 from shared.settings import Settings
@@ -194,6 +194,7 @@ def main() -> None:
     args = parser.parse_args()
     rates = [IDLE_RATE, 250.0] if args.quick else [float(r) for r in args.rates.split(",")]
     seconds = 3.0 if args.quick else args.seconds
+    measured_on = machine()
     data_dir = Path(tempfile.mkdtemp(prefix="jiedao-freshness-"))
     settings = Settings(JIEDAO_DATA_DIR=str(data_dir),
                         DATABASE_URL=os.environ.get("DATABASE_URL"),
@@ -214,8 +215,7 @@ def main() -> None:
             runs += measured
     report = {
         "benchmark": "freshness: command accepted (201 read) -> visible in the read model",
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_at_start": os.getloadavg(), "code": code_version()},
+        "machine": {**measured_on, "code": code_version()},
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": {"baseline": BASELINE, "current": {
             "JIEDAO_KAFKA_FETCH_MAX_WAIT_MS": sample.kafka_fetch_max_wait_ms,

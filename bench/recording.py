@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -34,6 +32,7 @@ from bench.filing import (
     header_lines,
     whole_platform,
 )
+from bench.machine import machine
 from bench.watched import grid_points, offer_watched
 
 POLL_SECONDS = 0.02
@@ -84,6 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     rates = [50.0] if args.quick else [float(r) for r in args.rates.split(",")]
     seconds = 3.0 if args.quick else args.seconds
+    measured_on = machine()
     with ExitStack() as stack:
         env, tokens, urls, supervisor = whole_platform(stack, "jiedao-recording-")
         bodies = asyncio.run(findings(urls["grid"], tokens.headers("auditor"), 5000))
@@ -99,7 +99,7 @@ def main() -> None:
             runs.append(result)
     report = {"benchmark": "recording violations over HTTP (POST /violations) and recorded -> "
                            "visible in enforcement's read model",
-              "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+              "machine": measured_on,
               "at": datetime.now(UTC).isoformat(), "runs": runs}
     RESULTS.mkdir(exist_ok=True)
     name = "recording-quick.json" if args.quick else "recording.json"
