@@ -13,11 +13,10 @@ import statistics
 import time
 from datetime import UTC, datetime
 
-import psutil
 import uvloop
 
 from bench.filing import RESULTS
-from bench.infra import start_infra
+from bench.infra import process_tree_cpu, start_infra
 from bench.machine import machine
 from bench.run import EVENT_TYPE, event_data
 from shared.db import create_pool
@@ -29,20 +28,6 @@ ROUNDS = 3
 SECONDS = 1.5
 
 
-def server_cpu(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    server = psutil.Process(pid)
-    total = 0.0
-    for process in [server, *server.children(recursive=True)]:
-        try:
-            times = process.cpu_times()
-            total += times.user + times.system
-        except psutil.Error:  # a backend that ended meanwhile
-            pass
-    return total
-
-
 async def one_round(url: str, pid: int | None, size: int, tag: str) -> tuple[float, float]:
     pool = await create_pool(url)
     store = EventStore(pool, f"b_sizes_{tag}", "bench")
@@ -52,13 +37,14 @@ async def one_round(url: str, pid: int | None, size: int, tag: str) -> tuple[flo
             await store.append(f"warm-{i}", 0, [NewEvent(EVENT_TYPE, event_data(0, j))
                                                 for j in range(size)])
         events, stream = 0, 0
-        client, server, started = time.process_time(), server_cpu(pid), time.monotonic()
+        client, server = time.process_time(), process_tree_cpu(pid) or 0.0
+        started = time.monotonic()
         while time.monotonic() - started < SECONDS:
             await store.append(f"s-{stream}", 0, [NewEvent(EVENT_TYPE, event_data(0, j))
                                                   for j in range(size)])
             events, stream = events + size, stream + 1
         return ((time.process_time() - client) / events * 1e6,
-                (server_cpu(pid) - server) / events * 1e6)
+                ((process_tree_cpu(pid) or 0.0) - server) / events * 1e6)
     finally:
         await store.close()
         await pool.execute(f"DROP SCHEMA b_sizes_{tag} CASCADE")

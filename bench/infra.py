@@ -87,7 +87,7 @@ def psycopg_params(url: str) -> dict[str, str]:
 # ------------------------------------------------------------------------- CPU accounting
 
 
-def _tree_cpu(pid: int | None) -> float | None:
+def process_tree_cpu(pid: int | None) -> float | None:
     """CPU seconds (user + system) used so far by a process and its live children."""
     if pid is None:
         return None
@@ -117,14 +117,14 @@ class CpuMeter:
     def __enter__(self) -> CpuMeter:
         self._wall = time.perf_counter()
         self._self = time.process_time()
-        self._pg = _tree_cpu(self.infra.postgres_pid)
-        self._broker = _tree_cpu(self.infra.broker_pid)
+        self._pg = process_tree_cpu(self.infra.postgres_pid)
+        self._broker = process_tree_cpu(self.infra.broker_pid)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self._wall
         self.client_cpu = time.process_time() - self._self
-        pg, broker = _tree_cpu(self.infra.postgres_pid), _tree_cpu(self.infra.broker_pid)
+        pg, broker = process_tree_cpu(self.infra.postgres_pid), process_tree_cpu(self.infra.broker_pid)
         self.postgres_cpu = None if pg is None or self._pg is None else pg - self._pg
         self.broker_cpu = None if broker is None or self._broker is None else broker - self._broker
 

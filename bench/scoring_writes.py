@@ -16,7 +16,7 @@ import uuid
 
 import asyncpg
 
-from bench.infra import Infra, _tree_cpu, start_infra
+from bench.infra import Infra, process_tree_cpu, start_infra
 from bench.scoring_feed import event
 from services.assessment.scorer import ScoreFacts
 from shared import projection
@@ -36,12 +36,12 @@ async def measure(infra: Infra, count: int, batch: int) -> dict[str, float]:
         events = [event(n % 3, tag, n) for n in range(count + WARM)]
         await apply(pool, facts, events[:WARM])
         events = events[WARM:]
-        pg, me = _tree_cpu(infra.postgres_pid) or 0.0, time.process_time()
+        pg, me = process_tree_cpu(infra.postgres_pid) or 0.0, time.process_time()
         wall = time.perf_counter()
         for first in range(0, len(events), batch):
             await apply(pool, facts, events[first:first + batch])
         wall = time.perf_counter() - wall
-        pg = (_tree_cpu(infra.postgres_pid) or 0.0) - pg
+        pg = (process_tree_cpu(infra.postgres_pid) or 0.0) - pg
         me = time.process_time() - me
     finally:
         await pool.close()
