@@ -124,7 +124,8 @@ class CpuMeter:
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self._wall
         self.client_cpu = time.process_time() - self._self
-        pg, broker = process_tree_cpu(self.infra.postgres_pid), process_tree_cpu(self.infra.broker_pid)
+        pg = process_tree_cpu(self.infra.postgres_pid)
+        broker = process_tree_cpu(self.infra.broker_pid)
         self.postgres_cpu = None if pg is None or self._pg is None else pg - self._pg
         self.broker_cpu = None if broker is None or self._broker is None else broker - self._broker
 
