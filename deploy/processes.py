@@ -47,7 +47,8 @@ def run_api(spec: ServiceSpec, settings: Settings, host: str, port: int) -> None
     if count == 1:
         uvicorn.run(create_service_app(spec, settings), **options)
         return
-    # Each process imports the app by name, so which service it serves goes by the environment.
+    # Each process imports the app by name and reads the settings from the environment (as
+    # `jiedao api` does), so which service it serves goes by the environment too.
     os.environ[SERVED_SERVICE] = spec.name
     uvicorn.run(f"{__name__}:served_app", factory=True, workers=count, **options)
 
