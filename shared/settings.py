@@ -115,6 +115,13 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"JIEDAO_HOLIDAYS: {exc}") from exc
 
+    @field_validator("api_processes", mode="before")
+    @classmethod
+    def json_mapping(cls, value: object) -> object:
+        """The mapping as the environment spells it (JSON), also when the settings are made
+        from a dict of environment variables (`Settings(**env)`), which is not decoded."""
+        return json.loads(value) if isinstance(value, str) else value
+
     @field_validator("rate_limit", "open311_rate_limit", "sign_in_rate_limit")
     @classmethod
     def is_a_rate(cls, value: str) -> str:

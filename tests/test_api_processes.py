@@ -16,11 +16,13 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from pydantic import ValidationError
 
 from deploy.embedded import free_port
 from deploy.restarts import RestartPolicy
 from deploy.supervisor import Supervisor
 from deploy.up import process_specs
+from shared.settings import Settings
 from tests.platform import bearer
 from tests.test_platform_restarts import _eventually, _ready, _shows, _street, env  # noqa: F401
 
@@ -92,3 +94,13 @@ def test_a_bad_api_processes_setting_stops_jiedao_naming_it(value, said):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_api_processes_setting_reads_the_same_from_the_environment_or_a_dict_of_it(
+        monkeypatch):
+    monkeypatch.setenv("JIEDAO_API_PROCESSES", '{"grid": 2}')
+    assert Settings().api_processes == {"grid": 2}
+    # `jiedao up` makes settings from a dict of environment variables (not JSON-decoded)
+    assert Settings(**{"JIEDAO_API_PROCESSES": '{"grid": 2}'}).api_processes == {"grid": 2}
+    with pytest.raises(ValidationError, match="JIEDAO_API_PROCESSES"):
+        Settings(**{"JIEDAO_API_PROCESSES": "grid=2"})
