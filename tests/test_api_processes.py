@@ -24,7 +24,7 @@ from deploy.supervisor import Supervisor
 from deploy.up import process_specs
 from shared.settings import Settings
 from tests.platform import bearer
-from tests.test_platform_restarts import _eventually, _ready, _shows, _street, env  # noqa: F401
+from tests.supervised import add_street, env, eventually, ready, shows  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,22 +56,22 @@ def test_two_api_processes_share_the_port_and_the_store_and_one_that_dies_is_rep
     try:
         client = httpx.Client(base_url=urls["grid"], trust_env=False, timeout=10,
                               headers=bearer("civil_affairs"))
-        assert _ready(client)
-        served_by = _eventually(lambda: len(found := _api_processes(api)) == 2 and found)
+        assert ready(client)
+        served_by = eventually(lambda: len(found := _api_processes(api)) == 2 and found)
 
         streets = [f"together-{i}" for i in range(24)]
         with ThreadPoolExecutor(8) as pool:  # a connection each: the kernel spreads them
-            list(pool.map(lambda s: _street(httpx.Client(
+            list(pool.map(lambda s: add_street(httpx.Client(
                 base_url=urls["grid"], trust_env=False, timeout=10,
                 headers=bearer("civil_affairs")), s), streets))
-        _eventually(lambda: all(_shows(client, s) for s in streets), timeout=60)
+        eventually(lambda: all(shows(client, s) for s in streets), timeout=60)
 
         victim = served_by[0]
         victim.send_signal(signal.SIGKILL)
-        _eventually(lambda: victim.pid not in [p.pid for p in _api_processes(api)]
+        eventually(lambda: victim.pid not in [p.pid for p in _api_processes(api)]
                     and len(_api_processes(api)) == 2, timeout=30)
-        _street(client, "after-one-died")
-        _eventually(lambda: _shows(client, "after-one-died"), timeout=60)
+        add_street(client, "after-one-died")
+        eventually(lambda: shows(client, "after-one-died"), timeout=60)
         assert sup.pids["grid-api"] == api  # uvicorn replaced its worker; nothing restarted
         assert watching.is_alive() and "exited unexpectedly" not in out.getvalue()
         client.close()

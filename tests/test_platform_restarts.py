@@ -7,60 +7,21 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 
-from deploy.embedded import ensure_database, free_port
+from deploy.embedded import free_port
 from deploy.restarts import RestartPolicy
 from deploy.supervisor import Supervisor
 from deploy.up import process_specs
-from tests.platform import auth_env, bearer
+from tests.platform import bearer
+from tests.supervised import add_street, env, eventually, ready, shows  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-async def env(database_url, kafka_bootstrap, tmp_path):
-    suffix = uuid.uuid4().hex[:8]
-    return {"DATABASE_URL": await ensure_database(database_url, f"up_{suffix}"),
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "JIEDAO_DATA_DIR": str(tmp_path),
-            "JIEDAO_NAMESPACE": f"u{suffix}", **auth_env(tmp_path)}
-
-
-def _eventually(check, timeout: float = 45.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except (httpx.HTTPError, KeyError, ValueError):
-            pass
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
-
-
-def _street(client: httpx.Client, street_id: str) -> None:
-    response = client.post("/streets", json={"street_id": street_id, "name_zh": "重启街道",
-                                             "name_en": "Restart", "kind": "urban",
-                                             "sourced": False})
-    assert response.status_code in (200, 201), response.text
-
-
-def _shows(client: httpx.Client, street_id: str) -> bool:
-    items = client.get("/territory/streets").json()["items"]
-    return any(s["street_id"] == street_id for s in items)
-
-
-def _ready(client: httpx.Client) -> bool:
-    return client.get("/health/ready").status_code == 200
-
-
-def test_killed_relay_and_worker_are_restarted_and_events_still_flow(env, tmp_path):
+def test_killed_relay_and_worker_are_restarted_and_events_still_flow(env, tmp_path):  # noqa: F811
     port = free_port()
     specs, urls = process_specs(env, port, names=["grid"])
     out = io.StringIO()
@@ -72,7 +33,7 @@ def test_killed_relay_and_worker_are_restarted_and_events_still_flow(env, tmp_pa
     try:
         client = httpx.Client(base_url=urls["grid"], trust_env=False, timeout=10,
                               headers=bearer("civil_affairs"))
-        assert _ready(client)
+        assert ready(client)
         checked = subprocess.run([sys.executable, "-m", "deploy.cli", "health", "grid"],
                                  cwd=ROOT, env={**os.environ, **env}, capture_output=True)
         assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -80,11 +41,11 @@ def test_killed_relay_and_worker_are_restarted_and_events_still_flow(env, tmp_pa
         for victim in ("grid-relay", "grid-worker"):
             pid = sup.pids[victim]
             os.kill(pid, signal.SIGKILL)
-            _eventually(lambda v=victim, p=pid: sup.pids.get(v, p) != p)
+            eventually(lambda v=victim, p=pid: sup.pids.get(v, p) != p)
             street = f"after-{victim}"
-            _street(client, street)
-            _eventually(lambda s=street: _shows(client, s), timeout=60)
-            _eventually(lambda: _ready(client), timeout=30)
+            add_street(client, street)
+            eventually(lambda s=street: shows(client, s), timeout=60)
+            eventually(lambda: ready(client), timeout=30)
         assert watching.is_alive(), out.getvalue()  # nothing made it give up
         assert "grid-relay exited unexpectedly with code -9" in out.getvalue()
         assert "restarting grid-worker" in out.getvalue()
