@@ -214,11 +214,15 @@ async def _transaction(con: asyncpg.Connection, projection: Projection, events: 
     s = projection.schema
     async with con.transaction():
         await con.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", lock_key(projection))
+        # One index probe per stream, whatever the planner believes of the table's size:
+        # as a join, stale statistics (a projection's rows all new since the last ANALYZE)
+        # made it hash every checkpoint of the projection, each batch (17 ms at 10,000).
         rows = await con.fetch(
-            f"SELECT v.stream_id, c.version, EXISTS (SELECT 1 FROM {s}.dead_letters d "
+            f"SELECT v.stream_id, (SELECT c.version FROM {s}.checkpoints c "
+            "WHERE c.projection = $1 AND c.stream_id = v.stream_id) AS version, "
+            f"EXISTS (SELECT 1 FROM {s}.dead_letters d "
             "WHERE d.projection = $1 AND d.stream_id = v.stream_id) AS held "
-            f"FROM unnest($2::text[]) AS v(stream_id) LEFT JOIN {s}.checkpoints c "
-            "ON c.projection = $1 AND c.stream_id = v.stream_id",
+            "FROM unnest($2::text[]) AS v(stream_id)",
             projection.name,
             sorted({e.stream_id for e in events}),
         )
