@@ -273,6 +273,7 @@ async def test_a_send_back_is_charged_to_its_sender_until_the_ruling(pg_pool, sc
     case = await case_row(pg_pool, schema, "c1")
     assert case["send_back_count"] == 1 and case["handler_id"] == "m2"
     assert case["deadline"] == T0 + timedelta(hours=10)  # kept by the re-dispatch
+    assert case["dispatched_at"] == T0 + timedelta(hours=2)  # the first dispatch's
 
 
 async def test_rework_reopen_postpone_overdue_and_merge_show_on_the_case(pg_pool, schema):

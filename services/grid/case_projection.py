@@ -179,11 +179,8 @@ class CaseProjection:
                 yield self._start_hold(case_id, event.handler_id, at, v)
                 yield self._set(case_id, at, status="dispatched", handler_id=event.handler_id,
                                 deadline=event.deadline, grid_id=event.grid_id,
-                                community_id=event.community_id, street_id=event.street_id)
-                yield Rows(f"UPDATE {self.schema}.cases AS c SET dispatched_at = "
-                           "coalesce(c.dispatched_at, v.at) FROM unnest($1::text[], "
-                           "$2::timestamptz[]) AS v(case_id, at) WHERE c.case_id = v.case_id",
-                           (case_id, at), case_id)
+                                community_id=event.community_id, street_id=event.street_id,
+                                dispatched_at=at)
             case CaseAccepted():
                 yield self._set(case_id, at, status="handling", handler_id=event.handler_id,
                                 accepted_at=at)
@@ -276,8 +273,12 @@ class CaseProjection:
                     "h.version < v.version", (case_id, at, v), case_id)
 
 
+FIRST_ONLY = {"dispatched_at"}  # columns that keep their first value (a re-dispatch's is not)
+
+
 @cache
 def _update_sql(schema: str, columns: tuple[str, ...]) -> str:
-    sets = ", ".join(f"{name} = v.{name}" for name in columns)
+    sets = ", ".join(f"{name} = coalesce(c.{name}, v.{name})" if name in FIRST_ONLY
+                     else f"{name} = v.{name}" for name in columns)
     arrays = unnest((c, TYPES[c]) for c in ("case_id", *columns))
     return f"UPDATE {schema}.cases AS c SET {sets} FROM {arrays} WHERE c.case_id = v.case_id"
