@@ -28,7 +28,14 @@ from urllib.parse import urlencode
 import orjson
 import uvloop
 
-from bench.filing import RESULTS, KeepAliveClient, cpu_seconds, cpu_used, whole_platform
+from bench.filing import (
+    RESULTS,
+    KeepAliveClient,
+    cpu_seconds,
+    cpu_used,
+    postgres_by_client,
+    whole_platform,
+)
 from bench.machine import machine
 from bench.watched import grid_points, offer_watched
 
@@ -88,7 +95,9 @@ def main() -> None:
         for rate in rates:
             before = cpu_seconds(supervisor.pids, env)
             result = uvloop.run(offer_reports(url, forms, rate, seconds, env["DATABASE_URL"]))
-            result["cpu_seconds"] = cpu_used(before, cpu_seconds(supervisor.pids, env))
+            after = cpu_seconds(supervisor.pids, env)
+            result["cpu_seconds"] = cpu_used(before, after)
+            result["postgres_by_client"] = postgres_by_client(before, after, env)
             print(json.dumps(result), flush=True)
             runs.append(result)
     at_floor = [r for r in runs if r["offered_per_s"] == FLOOR_RATE]

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import orjson
 import psutil
@@ -240,7 +241,9 @@ def main() -> None:
                 before = cpu_seconds(supervisor.pids, env)
                 result = {"intake_api_processes": count, **uvloop.run(offer(
                     f"{urls['intake']}/applications", bodies, rate, seconds, headers))}
-                result["cpu_seconds"] = cpu_used(before, cpu_seconds(supervisor.pids, env))
+                after = cpu_seconds(supervisor.pids, env)
+                result["cpu_seconds"] = cpu_used(before, after)
+                result["postgres_by_client"] = postgres_by_client(before, after, env)
                 print(json.dumps(result), flush=True)
                 runs.append(result)
     report = {"benchmark": "filing over HTTP (POST /applications)", "machine": measured_on,
@@ -371,6 +374,31 @@ def cpu_used(before: dict[tuple[str, int], float],
     for (name, pid), seconds in after.items():
         used[name] = used.get(name, 0.0) + seconds - before.get((name, pid), 0.0)
     return {name: round(seconds, 2) for name, seconds in used.items()}
+
+
+def postgres_by_client(before: dict[tuple[str, int], float],
+                       after: dict[tuple[str, int], float], env: dict[str, str]
+                       ) -> dict[str, float]:
+    """PostgreSQL's CPU seconds in between (of `cpu_seconds`' two readings) by whose
+    connections its backends serve: their application_name (shared/db.py `client_name`, e.g.
+    `jiedao grid worker`), read now from pg_stat_activity."""
+    names = asyncio.run(_backend_names(env["DATABASE_URL"]))
+    used: dict[str, float] = {}
+    for (kind, pid), seconds in after.items():
+        if kind == "postgres" and pid in names:
+            used[names[pid]] = used.get(names[pid], 0.0) + seconds - before.get((kind, pid), 0.0)
+    return {name: round(seconds, 2) for name, seconds in
+            sorted(used.items(), key=lambda item: -item[1]) if seconds >= 0.01}
+
+
+async def _backend_names(database_url: str) -> dict[int, str]:
+    con = await asyncpg.connect(database_url)
+    try:
+        rows = await con.fetch("SELECT pid, coalesce(nullif(application_name, ''), "
+                               "backend_type) AS name FROM pg_stat_activity")
+    finally:
+        await con.close()
+    return {row["pid"]: row["name"] for row in rows}
 
 
 def _cpu(process: psutil.Process) -> float:

@@ -42,6 +42,7 @@ from bench.filing import (
     cpu_used,
     filing_bodies,
     header_lines,
+    postgres_by_client,
     wait_for_replica,
 )
 from bench.infra import code_version
@@ -175,7 +176,9 @@ def run_settings(label: str, overrides: dict[str, str], env: dict[str, str], dat
             before = cpu_seconds(supervisor.pids, env)
             result = uvloop.run(measure(url, env["DATABASE_URL"], payloads, rate,
                                         1.5 * seconds if rate == IDLE_RATE else seconds))
-            result["cpu_seconds"] = cpu_used(before, cpu_seconds(supervisor.pids, env))
+            after = cpu_seconds(supervisor.pids, env)
+            result["cpu_seconds"] = cpu_used(before, after)
+            result["postgres_by_client"] = postgres_by_client(before, after, env)
             result = {"settings": label, **result}
             print(json.dumps(result), flush=True)
             runs.append(result)

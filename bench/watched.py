@@ -71,7 +71,8 @@ async def offer_watched(client: KeepAliveClient, payloads: list[bytes], headers:
         # from the platform measured, so the pause grows with the backlog (a latency of
         # seconds is then read to within a few per cent).
         con = await asyncpg.connect(database_url,
-                                    server_settings={"plan_cache_mode": "force_custom_plan"})
+                                    server_settings={"plan_cache_mode": "force_custom_plan",
+                                                     "application_name": "bench watcher"})
         try:
             while not done.is_set():
                 if pending:

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from shared import deadletters, projection, reactions
-from shared.db import create_pool
+from shared.db import client_name, create_pool
 from shared.service import ServiceSpec
 from shared.settings import Settings
 from shared.store import EventStore
@@ -28,7 +28,8 @@ def describe(letter: dict[str, Any]) -> list[str]:
 
 async def list_dead_letters(spec: ServiceSpec, settings: Settings, say: Say = print) -> int:
     """Print every read model's and reaction's dead letters; returns how many there are."""
-    pool = await create_pool(settings.require_database(), max_size=2)
+    pool = await create_pool(settings.require_database(), max_size=2,
+                             name=client_name(spec.name, "deadletters"))
     total = 0
     try:
         for p in spec.read_models:
@@ -52,7 +53,8 @@ async def retry_dead_letters(spec: ServiceSpec, settings: Settings,
                              event_ids: list[str] | None, say: Say = print) -> int:
     """Apply dead letters again (all, or the streams of `event_ids`); returns how many are
     still dead afterwards."""
-    pool = await create_pool(settings.require_database(), max_size=4)
+    pool = await create_pool(settings.require_database(), max_size=4,
+                             name=client_name(spec.name, "deadletters"))
     store = EventStore(pool, spec.name, spec.name)
     left = 0
     try:

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from deploy.http_server import api_server_options
 from shared import health, projection
-from shared.db import create_pool
+from shared.db import client_name, create_pool
 from shared.leadership import leadership
 from shared.relay import Relay, ensure_topic
 from shared.sealer import Sealer
@@ -114,7 +114,7 @@ async def relay_store(database_url: str, schema: str, source: str, bootstrap: st
 async def _relay_while_active(database_url: str, schema: str, source: str, bootstrap: str,
                               topic: str, partitions: int, batch: int,
                               linger_seconds: float, interval_seconds: float) -> None:
-    pool = await create_pool(database_url, max_size=4)
+    pool = await create_pool(database_url, max_size=4, name=client_name(schema, "relay"))
     try:
         store = EventStore(pool, schema, source)
         await store.setup()
@@ -167,7 +167,7 @@ async def rebuild_read_models(spec: ServiceSpec, settings: Settings,
     """Empty each read model fed from the service's own store and replay the store into it.
     Read models learnt from other services' topics are kept: this store cannot refill them.
     A running worker's batches wait for each rebuild, then skip what it applied."""
-    pool = await create_pool(settings.require_database())
+    pool = await create_pool(settings.require_database(), name=client_name(spec.name, "rebuild"))
     try:
         store = EventStore(pool, spec.name, spec.name)
         for source, replicas in spec.consumes.items():
@@ -203,7 +203,8 @@ def _every(seconds: float, say: Callable[[str], None], name: str) -> Callable[[i
 async def check_health(spec: ServiceSpec, settings: Settings, part: str) -> dict[str, Any]:
     """The service's relay and workers as its API's /health reports them, read straight from
     the database (a container's health check); `ok` says whether `part` runs."""
-    pool = await create_pool(settings.require_database(), min_size=1, max_size=1)
+    pool = await create_pool(settings.require_database(), min_size=1, max_size=1,
+                             name=client_name(spec.name, "health check"))
     try:
         report = await health.service_health(pool, spec.name, spec.agents)
     finally:

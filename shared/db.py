@@ -14,9 +14,16 @@ async def _keep_session(con: asyncpg.Connection) -> None:
     costs a round trip."""
 
 
+def client_name(service: str, part: str) -> str:
+    """What a part of a service calls its connections (`jiedao intake api`): their
+    application_name, so pg_stat_activity, and the benchmarks' CPU split, tell whose they are."""
+    return f"jiedao {service} {part}"
+
+
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 20,
                       name: str = "jiedao") -> asyncpg.Pool:
-    """`name`: the application_name PostgreSQL shows for these connections (pg_stat_activity)."""
+    """`name`: the application_name PostgreSQL shows for these connections (pg_stat_activity;
+    `client_name`)."""
     return await asyncpg.create_pool(
         url,
         min_size=min_size,

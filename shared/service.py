@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from shared import health, operations, projection, reactions
 from shared.auth import public, publish_rules
-from shared.db import create_pool
+from shared.db import client_name, create_pool
 from shared.edge import Edge
 from shared.events import EventRegistry
 from shared.freshness import Freshness
@@ -108,7 +108,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.require_database())
+        pool = await create_pool(settings.require_database(), name=client_name(spec.name, "api"))
         store = EventStore(pool, spec.name, spec.name, linger=settings.store_linger_seconds)
         await store.setup()
         for p in spec.read_models:

@@ -15,7 +15,7 @@ import faust
 from faust.types import Message
 
 from shared import deadletters, faust_transport, projection
-from shared.db import create_pool, transient
+from shared.db import client_name, create_pool, transient
 from shared.deadletters import DeadLetter, describe
 from shared.envelope import Envelope
 from shared.kafka import from_message
@@ -28,7 +28,6 @@ from shared.worker_health import ConsumerProgress
 
 log = logging.getLogger(__name__)
 
-WORKER_CONNECTION_NAME = "jiedao worker"  # its connections' application_name
 FIRST_RETRY_DELAY, LAST_RETRY_DELAY = 0.1, 5.0  # seconds; doubling in between
 
 
@@ -37,7 +36,7 @@ def create_worker_app(spec: ServiceSpec, settings: Settings) -> faust.App:
     model (its own topic's fill version gaps from its own store, its replicas' cannot) and
     reaction (shared/reactions.py) the spec declares on that topic; a timer per periodic task."""
     app = create_faust_app(spec.name, settings)
-    database = ReadModelDatabase(settings.require_database())
+    database = ReadModelDatabase(settings.require_database(), client_name(spec.name, "worker"))
     contexts = Contexts(database.pool, spec.name, spec.registry, settings, spec.handler)
     feeds: dict[str, list[Feed]] = {}
     for source, p in spec.feeds():
@@ -82,8 +81,8 @@ class ReadModelDatabase:
     """The worker's pool, made on first use (inside the worker's event loop), and made again
     if it was closed."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str, name: str = "jiedao worker") -> None:
+        self.url, self.name = url, name  # name: its connections' (shared/db.py client_name)
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
         self._ready: set[str] = set()
@@ -102,7 +101,7 @@ class ReadModelDatabase:
 
     async def _open(self) -> asyncpg.Pool:
         if self._pool is None or self._pool.is_closing():
-            self._pool = await create_pool(self.url, name=WORKER_CONNECTION_NAME)
+            self._pool = await create_pool(self.url, name=self.name)
         return self._pool
 
     def store(self, pool: asyncpg.Pool, schema: str | None) -> EventStore | None:

@@ -12,8 +12,8 @@ import pytest
 from deploy.processes import rebuild_read_models
 from deploy.registry import services
 from services.intake.events import ProblemReported, registry
+from shared.db import client_name
 from shared.envelope import NewEvent
-from shared.streams import WORKER_CONNECTION_NAME
 from tests.platform import ROOT, draw_small_district, running
 
 INSIDE = {"lon": 104.105, "lat": 30.605}
@@ -103,6 +103,27 @@ async def test_poison_event_is_dead_lettered_and_later_events_still_appear(platf
     assert code == 1 and "applied 0 events; 1 still dead" in output, output
 
 
+async def test_each_part_of_a_service_names_its_database_connections(platform):
+    """What an operator reads in pg_stat_activity (and the benchmarks split PostgreSQL's CPU
+    by): whose each connection is."""
+    pool = platform.apps["intake"].state.pool
+    await report(platform)  # the worker has opened its pool
+    names = await eventually_names(pool, {client_name("intake", "api"),
+                                          client_name("intake", "worker")})
+    assert {"jiedao intake api", "jiedao intake worker"} <= names
+
+
+async def eventually_names(pool, wanted: set[str]) -> set[str]:  # noqa: ANN001
+    for _ in range(100):
+        names = {row["application_name"] for row in await pool.fetch(
+            "SELECT application_name FROM pg_stat_activity "
+            "WHERE datname = current_database()")}
+        if wanted <= names:
+            break
+        await asyncio.sleep(0.1)
+    return names
+
+
 async def test_worker_connections_terminated_mid_stream_lose_and_double_nothing(platform):
     """pg_terminate_backend on the worker's busy connections is what a PostgreSQL restart does
     to it: every batch in flight fails with its connection."""
@@ -115,7 +136,7 @@ async def test_worker_connections_terminated_mid_stream_lose_and_double_nothing(
             killed_mid_batch += await pool.fetchval(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND application_name = $1 "
-                "AND state <> 'idle'", WORKER_CONNECTION_NAME)
+                "AND state <> 'idle'", client_name("intake", "worker"))
             await asyncio.sleep(0.003)
         if killed_mid_batch >= 3 and round_ >= 10:
             break

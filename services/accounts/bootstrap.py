@@ -8,7 +8,7 @@ from services.accounts.credentials import Credentials
 from services.accounts.domain import User
 from services.accounts.events import registry
 from shared.access import Role
-from shared.db import create_pool
+from shared.db import client_name, create_pool
 from shared.envelope import Actor
 from shared.errors import ConcurrencyConflict
 from shared.repository import Repository
@@ -24,7 +24,8 @@ async def ensure_admin(settings: Settings, username: str, password: str,
     made. The password rule is the API's (RegisterUser: a pydantic ValidationError)."""
     command = RegisterUser(username=username, name=name, password=password,
                            grants=[str(Role.ADMINISTRATOR)])
-    pool = await create_pool(settings.require_database(), min_size=1, max_size=2)
+    pool = await create_pool(settings.require_database(), min_size=1, max_size=2,
+                             name=client_name("accounts", "bootstrap"))
     store = EventStore(pool, "accounts", "accounts")
     try:
         await store.setup()
