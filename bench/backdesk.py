@@ -23,6 +23,7 @@ import json
 import random
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlencode
 
 import orjson
@@ -36,6 +37,7 @@ from bench.filing import (
     postgres_by_client,
     whole_platform,
 )
+from bench.infra import code_version
 from bench.machine import machine
 from bench.watched import grid_points, offer_watched
 
@@ -78,6 +80,7 @@ async def offer_reports(url: str, forms: list[bytes], rate: float, seconds: floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--output", help="results file (default: bench/results/backdesk.json)")
     parser.add_argument("--rates", default="250,500,1000")
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
@@ -103,7 +106,7 @@ def main() -> None:
     at_floor = [r for r in runs if r["offered_per_s"] == FLOOR_RATE]
     report = {
         "benchmark": "report (Open311 POST) -> case dispatched and visible in the grid's "
-                     "read model", "machine": measured_on,
+                     "read model", "machine": measured_on, "code": code_version(),
         "at": datetime.now(UTC).isoformat(), "runs": runs,
         "floor": f"p99 <= {FLOOR_P99_MS} ms at {FLOOR_RATE:g} reports/s",
         "floor_met": bool(at_floor) and all(
@@ -112,9 +115,10 @@ def main() -> None:
             for r in at_floor)}
     print(f"floor ({report['floor']}): {'MET' if report['floor_met'] else 'NOT MET'}")
     RESULTS.mkdir(exist_ok=True)
-    name = "backdesk-quick.json" if args.quick else "backdesk.json"
-    (RESULTS / name).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"written to bench/results/{name}")
+    path = Path(args.output) if args.output else RESULTS / (
+        "backdesk-quick.json" if args.quick else "backdesk.json")
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"written to {path}")
 
 
 if __name__ == "__main__":

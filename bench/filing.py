@@ -38,6 +38,7 @@ import orjson
 import psutil
 import uvloop
 
+from bench.infra import code_version
 from bench.machine import machine
 from bench.watched import grid_points
 from deploy.demo import load_catalogue, load_territory
@@ -247,6 +248,7 @@ def main() -> None:
                 print(json.dumps(result), flush=True)
                 runs.append(result)
     report = {"benchmark": "filing over HTTP (POST /applications)", "machine": measured_on,
+              "code": code_version(),
               "at": datetime.now(UTC).isoformat(), "runs": runs,
         "floor": f"{FLOOR_RATE:,} filings/s sustained with p99 under {FLOOR_P99_MS} ms",
         "floor_met_with_api_processes": [
