@@ -32,13 +32,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 import orjson
 import psutil
 import uvloop
 
-from bench.infra import code_version
+from bench.infra import code_version, fetch_once
 from bench.machine import machine
 from bench.watched import grid_points
 from deploy.demo import load_catalogue, load_territory
@@ -394,12 +393,8 @@ def postgres_by_client(before: dict[tuple[str, int], float],
 
 
 async def _backend_names(database_url: str) -> dict[int, str]:
-    con = await asyncpg.connect(database_url)
-    try:
-        rows = await con.fetch("SELECT pid, coalesce(nullif(application_name, ''), "
-                               "backend_type) AS name FROM pg_stat_activity")
-    finally:
-        await con.close()
+    rows = await fetch_once(database_url, "SELECT pid, coalesce(nullif(application_name, ''), "
+                                          "backend_type) AS name FROM pg_stat_activity")
     return {row["pid"]: row["name"] for row in rows}
 
 

@@ -87,6 +87,15 @@ def psycopg_params(url: str) -> dict[str, str]:
 # ------------------------------------------------------------------------- CPU accounting
 
 
+async def fetch_once(database_url: str, query: str, *args: object) -> list[asyncpg.Record]:
+    """A query's rows, on a connection opened and closed around it."""
+    con = await asyncpg.connect(database_url)
+    try:
+        return await con.fetch(query, *args)
+    finally:
+        await con.close()
+
+
 def process_tree_cpu(pid: int | None) -> float | None:
     """CPU seconds (user + system) used so far by a process and its live children."""
     if pid is None:

@@ -49,7 +49,7 @@ import psutil
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.filing import _cpu, cpu_used, tree_cpu
-from bench.infra import Infra, machine_info, start_infra
+from bench.infra import Infra, fetch_once, machine_info, start_infra
 from bench.scoring_feed import PARTITIONS, POLL_SECONDS, STREETS, Producer, Watch, build
 from bench.watched import quantile_ms
 from services.assessment.app import SPEC
@@ -189,12 +189,8 @@ class Workers:
 
 async def dead_letters(url: str) -> dict[str, int]:
     """The read models' dead letters per projection (a fair run has none)."""
-    con = await asyncpg.connect(url)
-    try:
-        rows = await con.fetch("SELECT projection, count(*) FROM assessment_view.dead_letters "
-                               "GROUP BY projection")
-    finally:
-        await con.close()
+    rows = await fetch_once(url, "SELECT projection, count(*) FROM assessment_view.dead_letters "
+                                 "GROUP BY projection")
     return {row[0]: row[1] for row in rows}
 
 
