@@ -209,23 +209,25 @@ async def apply(con: asyncpg.Connection, projection: Projection, events: list[En
     return await _transaction(con, projection, events, store, isolate=True)
 
 
+def checkpoints_query(schema: str) -> str:
+    """Each stream's checkpoint and whether a dead letter holds it back ($1: the projection,
+    $2: the streams). One index probe a stream, whatever the planner believes of the table: as
+    a join, stale statistics (a projection's checkpoints all new since the last ANALYZE) made
+    PostgreSQL hash every checkpoint of the projection, each batch (17 ms at 10,000)."""
+    return (f"SELECT v.stream_id, (SELECT c.version FROM {schema}.checkpoints c "
+            "WHERE c.projection = $1 AND c.stream_id = v.stream_id) AS version, "
+            f"EXISTS (SELECT 1 FROM {schema}.dead_letters d "
+            "WHERE d.projection = $1 AND d.stream_id = v.stream_id) AS held "
+            "FROM unnest($2::text[]) AS v(stream_id)")
+
+
 async def _transaction(con: asyncpg.Connection, projection: Projection, events: list[Envelope],
                        store: EventStore | None, *, isolate: bool) -> int:
     s = projection.schema
     async with con.transaction():
         await con.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", lock_key(projection))
-        # One index probe per stream, whatever the planner believes of the table's size:
-        # as a join, stale statistics (a projection's rows all new since the last ANALYZE)
-        # made it hash every checkpoint of the projection, each batch (17 ms at 10,000).
-        rows = await con.fetch(
-            f"SELECT v.stream_id, (SELECT c.version FROM {s}.checkpoints c "
-            "WHERE c.projection = $1 AND c.stream_id = v.stream_id) AS version, "
-            f"EXISTS (SELECT 1 FROM {s}.dead_letters d "
-            "WHERE d.projection = $1 AND d.stream_id = v.stream_id) AS held "
-            "FROM unnest($2::text[]) AS v(stream_id)",
-            projection.name,
-            sorted({e.stream_id for e in events}),
-        )
+        rows = await con.fetch(checkpoints_query(s), projection.name,
+                               sorted({e.stream_id for e in events}))
         read = {row["stream_id"]: row["version"] for row in rows}  # None: no checkpoint yet
         plan = Plan(projection, {sid: version or 0 for sid, version in read.items()},
                     {row["stream_id"] for row in rows if row["held"]})

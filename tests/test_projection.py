@@ -1,6 +1,7 @@
 """A read model applies each event once, however often Kafka or Faust delivers it, and writes a
 batch in as few round trips as its statements allow, in event order."""
 
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -68,6 +69,33 @@ async def test_streams_a_projection_does_not_keep_cost_it_no_write_not_even_a_ch
     streams = await pg_pool.fetch(f"SELECT stream_id FROM {schema}.checkpoints")
     assert [r["stream_id"] for r in streams] == ["grid-g1"]
     assert await projection.project(pg_pool, view, [case]) == 0
+
+
+async def test_a_batch_reads_only_its_own_checkpoints_however_stale_the_statistics(
+        pg_pool, schema, view):
+    """The projection's checkpoints all written since the table was last analyzed (a new or
+    rebuilt projection): PostgreSQL believes it has none, and must still not read them all
+    to find a batch's."""
+    await pg_pool.execute(f"INSERT INTO {schema}.checkpoints SELECT 'another', 's' || i, 1 "
+                          "FROM generate_series(1, 300) AS i")
+    await pg_pool.execute(f"ANALYZE {schema}.checkpoints")
+    await pg_pool.execute(f"INSERT INTO {schema}.checkpoints SELECT $1, 's' || i, 1 "
+                          "FROM generate_series(1, 20000) AS i", view.name)
+    batch = [f"s{i}" for i in range(1, 31)]
+    plan = json.loads(await pg_pool.fetchval(
+        "EXPLAIN (ANALYZE, FORMAT JSON) " + projection.checkpoints_query(schema), view.name,
+        batch))
+    read = sum(node["Actual Rows"] * node["Actual Loops"] for node in nodes(plan[0]["Plan"])
+               if node.get("Relation Name") == "checkpoints")
+    assert read == len(batch), plan
+    rows = await pg_pool.fetch(projection.checkpoints_query(schema), view.name, ["s1", "x"])
+    assert {(r["stream_id"], r["version"], r["held"]) for r in rows} == {
+        ("s1", 1, False), ("x", None, False)}
+
+
+def nodes(plan: dict) -> list[dict]:
+    """A plan node and every node below it."""
+    return [plan, *(n for child in plan.get("Plans", []) for n in nodes(child))]
 
 
 def test_runs_group_only_consecutive_statements_with_the_same_sql():
