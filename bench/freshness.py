@@ -121,9 +121,11 @@ async def file_at_rate(url: str, payloads: list[tuple[bytes, bytes]], rate: floa
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(i, due)))
     await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
     client.close()
     latencies.sort()
-    return {"filings": len(tasks), "errors": errors,
+    return {"filings": len(tasks), "achieved_per_s": round(len(tasks) / elapsed, 1),
+            "errors": errors,
             "filing_p99_ms": ms(latencies[int(len(latencies) * 0.99)]) if latencies else None}
 
 
@@ -191,6 +193,7 @@ def main() -> None:
     parser.add_argument("--rates", default=f"{IDLE_RATE},250,500,1000")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--output", help="results file (default: bench/results/freshness.json)")
     parser.add_argument("--api-processes", type=int, default=1, metavar="N",
                         help="intake API processes with the current settings "
                              "(JIEDAO_API_PROCESSES)")
@@ -229,17 +232,20 @@ def main() -> None:
     }
     print(f"floors {FLOORS}: {'MET' if report['floors_met'] else 'NOT MET'}")
     RESULTS.mkdir(exist_ok=True)
-    name = "freshness-quick.json" if args.quick else "freshness.json"
-    (RESULTS / name).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"written to bench/results/{name}")
+    path = Path(args.output) if args.output else RESULTS / (
+        "freshness-quick.json" if args.quick else "freshness.json")
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"written to {path}")
 
 
 def floors_met(runs: list[dict]) -> bool:
     current = {r["rate_per_s"]: r for r in runs if r["settings"] == "current"}
     idle, busy = current.get(IDLE_RATE), current.get(1000.0)
+    # at 1,000/s: the filings were accepted at that rate (a saturated API, which feeds the
+    # read side fewer, cannot meet it by that)
     return bool(idle and busy and idle["p50_ms"] <= FLOORS["idle p50 ms"]
                 and busy["p99_ms"] <= FLOORS["1000/s p99 ms"] and not busy["errors"]
-                and not busy["unseen_after_30s"])
+                and not busy["unseen_after_30s"] and busy["achieved_per_s"] >= 990.0)
 
 
 if __name__ == "__main__":
