@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import uvloop
 
-from bench.filing import RESULTS
+from bench.filing import write_results
 from bench.infra import process_tree_cpu, start_infra
 from bench.machine import machine
 from bench.run import EVENT_TYPE, event_data
@@ -66,12 +66,8 @@ def main() -> None:
             rows.append(row)
     finally:
         infra.close()
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "append-sizes.json"
-    path.write_text(json.dumps({"benchmark": __doc__.split("\n\n")[0], "machine": measured_on,
-                                "at": datetime.now(UTC).isoformat(), "rows": rows},
-                               indent=2, ensure_ascii=False) + "\n")
-    print(f"written to {path}")
+    write_results({"benchmark": __doc__.split("\n\n")[0], "machine": measured_on,
+                   "at": datetime.now(UTC).isoformat(), "rows": rows}, "append-sizes.json")
 
 
 if __name__ == "__main__":

@@ -23,19 +23,18 @@ import json
 import random
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlencode
 
 import orjson
 import uvloop
 
 from bench.filing import (
-    RESULTS,
     KeepAliveClient,
     cpu_seconds,
     cpu_used,
     postgres_by_client,
     whole_platform,
+    write_results,
 )
 from bench.infra import code_version
 from bench.machine import machine
@@ -114,11 +113,7 @@ def main() -> None:
             and not r["never_visible"] and r["achieved_per_s"] >= 0.99 * FLOOR_RATE
             for r in at_floor)}
     print(f"floor ({report['floor']}): {'MET' if report['floor_met'] else 'NOT MET'}")
-    RESULTS.mkdir(exist_ok=True)
-    path = Path(args.output) if args.output else RESULTS / (
-        "backdesk-quick.json" if args.quick else "backdesk.json")
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"written to {path}")
+    write_results(report, "backdesk-quick.json" if args.quick else "backdesk.json", args.output)
 
 
 if __name__ == "__main__":

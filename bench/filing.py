@@ -255,9 +255,13 @@ def main() -> None:
             if floor_met([r for r in runs if r["intake_api_processes"] == count])]}
     report["floor_met"] = bool(report["floor_met_with_api_processes"])
     print(f"floor ({report['floor']}): {'MET' if report['floor_met'] else 'NOT MET'}")
+    write_results(report, "filing-quick.json" if args.quick else "filing.json", args.output)
+
+
+def write_results(report: dict, name: str, output: str | None = None) -> None:
+    """`report` as JSON: at `output` (an --output given), else bench/results/`name`."""
     RESULTS.mkdir(exist_ok=True)
-    path = Path(args.output) if args.output else RESULTS / (
-        "filing-quick.json" if args.quick else "filing.json")
+    path = Path(output) if output else RESULTS / name
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"written to {path}")
 

@@ -44,6 +44,7 @@ from bench.filing import (
     header_lines,
     postgres_by_client,
     wait_for_replica,
+    write_results,
 )
 from bench.infra import code_version
 from bench.machine import machine
@@ -51,7 +52,6 @@ from deploy.supervisor import Supervisor
 from deploy.up import infrastructure, process_specs, token_issuer
 from shared.settings import Settings
 
-RESULTS = Path(__file__).resolve().parent / "results"
 IDLE_RATE = 5.0
 BASELINE = {"JIEDAO_KAFKA_FETCH_MAX_WAIT_MS": "1500", "JIEDAO_RELAY_LINGER_SECONDS": "0.02"}
 FLOORS = {"idle p50 ms": 50.0, "1000/s p99 ms": 500.0}
@@ -231,11 +231,7 @@ def main() -> None:
         "runs": runs, "floors": FLOORS, "floors_met": floors_met(runs),
     }
     print(f"floors {FLOORS}: {'MET' if report['floors_met'] else 'NOT MET'}")
-    RESULTS.mkdir(exist_ok=True)
-    path = Path(args.output) if args.output else RESULTS / (
-        "freshness-quick.json" if args.quick else "freshness.json")
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"written to {path}")
+    write_results(report, "freshness-quick.json" if args.quick else "freshness.json", args.output)
 
 
 def floors_met(runs: list[dict]) -> bool:

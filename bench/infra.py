@@ -12,7 +12,6 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
@@ -24,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import psutil
 
+from bench.machine import machine
 from deploy.embedded import EmbeddedKafka, EmbeddedPostgres, ensure_database
 
 BENCH_DATABASE = "jiedao_bench"
@@ -191,21 +191,13 @@ def code_version() -> dict[str, object]:
 
 
 def machine_info(infra: Infra, loop: str) -> dict[str, object]:
-    cpu_model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """`bench.machine.machine()` and what a store or relay run also depends on: the servers,
+    the event loop, the packages."""
     return {
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cores": os.cpu_count(),
-        "cpu_model": cpu_model,
+        **machine(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "platform": platform.platform(),
-        "python": sys.version.split()[0],
         "event_loop": loop,
         "code": code_version(),
         "postgres": {"origin": infra.postgres_origin, **asyncio.run(_postgres_info(infra.url))},

@@ -24,13 +24,13 @@ import orjson
 import uvloop
 
 from bench.filing import (
-    RESULTS,
     KeepAliveClient,
     Tokens,
     cpu_seconds,
     cpu_used,
     header_lines,
     whole_platform,
+    write_results,
 )
 from bench.machine import machine
 from bench.watched import grid_points, offer_watched
@@ -101,10 +101,7 @@ def main() -> None:
                            "visible in enforcement's read model",
               "machine": measured_on,
               "at": datetime.now(UTC).isoformat(), "runs": runs}
-    RESULTS.mkdir(exist_ok=True)
-    name = "recording-quick.json" if args.quick else "recording.json"
-    (RESULTS / name).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"written to bench/results/{name}")
+    write_results(report, "recording-quick.json" if args.quick else "recording.json")
 
 
 def officers(tokens: Tokens, bodies: list[dict]) -> list[dict[str, str]]:
