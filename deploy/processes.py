@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 
 from deploy.http_server import api_server_options
-from shared import health, projection
+from shared import collector, health, projection
 from shared.db import client_name, create_pool
 from shared.leadership import leadership
 from shared.relay import Relay, ensure_topic
@@ -77,6 +77,7 @@ def run_worker(spec: ServiceSpec, settings: Settings) -> None:
     # Its terminal spinner sets the root logger to DEBUG, so every library's debug line (one
     # per fetch, per commit...) was made into a record: ~3% of a busy worker's CPU.
     worker.spinner = None
+    collector.settle()
     worker.execute_from_commandline()
 
 
@@ -224,6 +225,7 @@ def run_relay(spec: ServiceSpec, settings: Settings) -> None:
             asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
         await relay_forever(spec, settings)
 
+    collector.settle()
     try:
         uvloop.run(until_stopped())  # as the APIs and workers
     except asyncio.CancelledError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ import asyncpg
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from shared import health, operations, projection, reactions
+from shared import collector, health, operations, projection, reactions
 from shared.auth import public, publish_rules
 from shared.db import client_name, create_pool
 from shared.edge import Edge
@@ -126,10 +125,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         app.state.freshness = freshness = Freshness(store, spec.read_models)
         await freshness.start()
         spec.attach(app.state, pool, settings)
-        # What exists now lives as long as the process: keep the collector from walking it
-        # again and again (a full collection of it stalled every request for 50-70 ms).
-        gc.collect()
-        gc.freeze()
+        collector.settle()
         try:
             yield
         finally:
