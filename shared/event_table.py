@@ -41,6 +41,56 @@ CREATE TABLE IF NOT EXISTS {s}.streams (
     version    integer NOT NULL DEFAULT 0,
     last_hash  bytea NOT NULL DEFAULT '\\x{genesis}'
 );
+-- An append to streams that are all new, in one statement (shared/store.py): their heads are
+-- created first (so the transaction takes its id before it draws positions, as LogFollower
+-- needs), the streams the decision read are share-locked and checked, positions are drawn in
+-- the events' order, the events inserted. Refuses with JD001 if a stream exists already or a
+-- stream read has moved: the store then takes the general path.
+CREATE OR REPLACE FUNCTION {s}.append_to_new_streams(
+    heads text[], versions integer[], last_hashes bytea[],
+    read_ids text[], read_versions integer[], channel text,
+    ids uuid[], stream_ids text[], stream_versions integer[], types text[],
+    schema_versions integer[], sources text[], subjects text[], times timestamptz[],
+    actor_ids text[], actor_roles text[], street_ids text[], community_ids text[],
+    grid_ids text[], correlation_ids uuid[], causation_ids uuid[], datas text[],
+    prev_hashes bytea[], hashes bytea[]) RETURNS bigint[] LANGUAGE plpgsql AS $$
+DECLARE
+    created integer;
+    positions bigint[];
+BEGIN
+    INSERT INTO {s}.streams (stream_id, version, last_hash)
+    SELECT h.stream_id, h.version, h.last_hash
+    FROM unnest(heads, versions, last_hashes) AS h(stream_id, version, last_hash)
+    ORDER BY h.stream_id
+    ON CONFLICT (stream_id) DO NOTHING;
+    GET DIAGNOSTICS created = ROW_COUNT;
+    IF created <> cardinality(heads) THEN
+        RAISE EXCEPTION 'a stream exists already' USING ERRCODE = 'JD001';
+    END IF;
+    PERFORM 1 FROM {s}.streams WHERE stream_id = ANY(read_ids) ORDER BY stream_id FOR SHARE;
+    IF EXISTS (SELECT 1 FROM unnest(read_ids, read_versions) AS r(stream_id, version)
+               LEFT JOIN {s}.streams AS s USING (stream_id)
+               WHERE coalesce(s.version, 0) <> r.version) THEN
+        RAISE EXCEPTION 'a stream read has moved' USING ERRCODE = 'JD001';
+    END IF;
+    positions := ARRAY(SELECT nextval('{s}.event_position')
+                       FROM generate_series(1, cardinality(ids)));
+    INSERT INTO {s}.events (position, id, stream_id, stream_version, type, schema_version,
+        source, subject, time, actor_id, actor_role, street_id, community_id, grid_id,
+        correlation_id, causation_id, data, prev_hash, hash)
+    SELECT e.position, e.id, e.stream_id, e.stream_version, e.type, e.schema_version,
+        e.source, e.subject, e.time, e.actor_id, e.actor_role, e.street_id, e.community_id,
+        e.grid_id, e.correlation_id, e.causation_id, e.data::json, e.prev_hash, e.hash
+    FROM unnest(positions, ids, stream_ids, stream_versions, types, schema_versions, sources,
+        subjects, times, actor_ids, actor_roles, street_ids, community_ids, grid_ids,
+        correlation_ids, causation_ids, datas, prev_hashes, hashes)
+        AS e(position, id, stream_id, stream_version, type, schema_version, source, subject,
+             time, actor_id, actor_role, street_id, community_id, grid_id, correlation_id,
+             causation_id, data, prev_hash, hash);
+    PERFORM pg_notify(channel, '');
+    RETURN positions;
+END
+$$;
 CREATE TABLE IF NOT EXISTS {s}.cursors (
     name        text PRIMARY KEY,
     position    bigint NOT NULL,

@@ -8,7 +8,7 @@ import pytest
 
 from shared.envelope import GENESIS_HASH, NewEvent
 from shared.errors import ConcurrencyConflict, IdempotencyMismatch, StaleRead, StoreUnavailable
-from shared.store import EventStore
+from shared.store import ONE_STATEMENT_MAX_EVENTS, EventStore
 
 
 def events(n: int, **data) -> list[NewEvent]:
@@ -170,11 +170,91 @@ async def test_an_append_lost_before_commit_is_unavailable_and_its_retry_stores_
     dying = DiesBeforeCommit(pg_pool, store.schema, "test")
     appended = events(2)
     with pytest.raises(StoreUnavailable):
-        await dying.append("s", 0, appended)
+        await dying.append("s", None, appended)  # any version: the general path, its steps
     assert await store.read_stream("s") == []
     result = await store.append("s", 0, appended)
     assert result.version == 2 and not result.replayed
     await dying.close()
+
+
+class CountingStore(EventStore):
+    """Counts the flushes that took the general path (it locks the heads first)."""
+
+    general = 0
+
+    async def _lock_heads(self, con, batch):
+        self.general += 1
+        return await super()._lock_heads(con, batch)
+
+
+async def test_a_flush_that_only_creates_streams_is_one_statement_chained_from_genesis(
+        pg_pool, schema):
+    store = CountingStore(pg_pool, schema, "test")
+    await store.setup()
+    await store.append("matter", 0, events(1))
+    results = await asyncio.gather(*(store.append(f"new-{n}", 0, events(n + 1),
+                                                  read={"matter": 1}) for n in range(3)))
+    assert store.general == 0
+    assert [r.version for r in results] == [1, 2, 3]
+    positions = [p for r in results for p in r.positions]
+    assert positions == sorted(positions) and len(set(positions)) == 6
+    for n in range(3):
+        stream = await store.read_stream(f"new-{n}")
+        assert stream[0].prev_hash == GENESIS_HASH
+        assert all(e.prev_hash == before.hash
+                   for before, e in zip(stream, stream[1:], strict=False))
+        assert all(e.hash == e.computed_hash() for e in stream)
+    await store.close()
+
+
+async def test_a_big_flush_of_new_streams_takes_the_copy_of_the_general_path(pg_pool, schema):
+    store = CountingStore(pg_pool, schema, "test")
+    await store.setup()
+    result = await store.append("big", 0, events(ONE_STATEMENT_MAX_EVENTS + 1))
+    assert store.general == 1 and result.version == ONE_STATEMENT_MAX_EVENTS + 1
+    await store.close()
+
+
+async def test_when_the_one_statement_refuses_nothing_is_written_and_each_append_is_judged(
+        pg_pool, schema):
+    """A stream that exists, or a stream read that moved, makes the statement refuse; the
+    general path then decides each append of the flush on its own."""
+    store = CountingStore(pg_pool, schema, "test")
+    await store.setup()
+    await store.append("taken", 0, events(1))
+    await store.append("matter", 0, events(2))
+    fresh, taken, stale = await asyncio.gather(
+        store.append("fresh", 0, events(1)), store.append("taken", 0, events(1)),
+        store.append("late", 0, events(1), read={"matter": 1}), return_exceptions=True)
+    assert store.general == 1
+    assert fresh.version == 1
+    assert isinstance(taken, ConcurrencyConflict) and isinstance(stale, StaleRead)
+    assert await store.read_stream("late") == [] and len(await store.read_stream("taken")) == 1
+    await store.close()
+
+
+async def test_a_connection_lost_inside_the_one_statement_append_stores_nothing_and_a_retry_once(
+        pg_pool, store):
+    await store.append("matter", 0, events(1))
+    appended = events(2)
+    async with pg_pool.acquire() as locker, locker.transaction():
+        await locker.execute(  # holds the statement after its heads, before its positions
+            f"SELECT 1 FROM {store.schema}.streams WHERE stream_id = 'matter' FOR UPDATE")
+        appending = asyncio.create_task(store.append("s", 0, appended, read={"matter": 1}))
+        for _ in range(500):
+            pid = await pg_pool.fetchval(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%append_to_new_streams%'")
+            if pid:
+                break
+            await asyncio.sleep(0.01)
+        await pg_pool.execute("SELECT pg_terminate_backend($1)", pid)
+        with pytest.raises(StoreUnavailable):
+            await appending
+    assert await store.read_stream("s") == []
+    result = await store.append("s", 0, appended, read={"matter": 1})
+    assert result.version == 2 and not result.replayed
+    assert len(await store.read_stream("s")) == 2
 
 
 @pytest.fixture

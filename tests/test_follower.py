@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class HeldStore(EventStore):
-    """A store whose next append holds its transaction open after drawing positions."""
+    """A store whose next append holds its transaction open after drawing positions (its
+    appends at any version take the general path, whose steps these stores pause in)."""
 
     def __init__(self, *args, rollback: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -106,7 +107,7 @@ async def test_follower_waits_for_a_held_append_and_never_skips_it(pg_pool, sche
     await store.append("before", 0, one("before"))
     assert [e.data["tag"] for e in await drain(follower)] == ["before"]
 
-    pending = asyncio.create_task(held.append("held", 0, one("held")))
+    pending = asyncio.create_task(held.append("held", None, one("held")))
     await held.inserted.wait()
     for i in range(3):
         await store.append(f"after-{i}", 0, one(f"after-{i}"))
@@ -133,9 +134,9 @@ async def test_a_gap_held_by_a_younger_transaction_is_not_passed_while_it_runs(p
     await a.setup()
     follower = LogFollower(a)
 
-    appending_a = asyncio.create_task(a.append("a", 0, one("a")))
+    appending_a = asyncio.create_task(a.append("a", None, one("a")))
     await a.reached.wait()  # A holds the older transaction id
-    appending_b = asyncio.create_task(b.append("b", 0, one("b")))
+    appending_b = asyncio.create_task(b.append("b", None, one("b")))
     try:
         await b.reached.wait()  # B holds position p
         a.release.set()
@@ -151,6 +152,59 @@ async def test_a_gap_held_by_a_younger_transaction_is_not_passed_while_it_runs(p
     assert [e.position for e in seen] == sorted(e.position for e in seen)
     await a.close()
     await b.close()
+
+
+async def blocked(pool, query_part: str, count: int) -> None:
+    """Until `count` statements containing `query_part` wait for a lock."""
+    for _ in range(500):
+        waiting = await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE '%' || $1 || '%'", query_part)
+        if waiting >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no {count} statements waiting: {query_part}")
+
+
+async def test_the_same_interleaving_through_the_one_statement_append_of_new_streams(
+        pg_pool, schema):
+    """As above, with both appends creating their stream (one statement each,
+    `append_to_new_streams`): A is held by a lock on a stream it read, after its streams'
+    heads are written (its transaction id taken), before it draws a position; B, younger,
+    draws p and is held by an uncommitted row with its event's id; A draws p+1 and commits."""
+    store = EventStore(pg_pool, schema, "test")
+    await store.setup()
+    await store.append("r", 0, one("r"))
+    follower = LogFollower(store)
+    assert [e.data["tag"] for e in await drain(follower)] == ["r"]
+    b_event = one("b")
+    async with pg_pool.acquire() as locker, pg_pool.acquire() as squatter:
+        a_held = locker.transaction()
+        await a_held.start()
+        await locker.execute(f"SELECT 1 FROM {schema}.streams WHERE stream_id = 'r' FOR UPDATE")
+        appending_a = asyncio.create_task(store.append("a", 0, one("a"), read={"r": 1}))
+        await blocked(pg_pool, "append_to_new_streams", 1)  # A holds the older id
+        b_held = squatter.transaction()
+        await b_held.start()
+        await squatter.execute(
+            f"INSERT INTO {schema}.events (position, id, stream_id, stream_version, type, "
+            "schema_version, source, subject, time, actor_id, actor_role, correlation_id, "
+            "data, prev_hash, hash) VALUES (1000000000, $1, 'squatter', 1, 't', 1, 's', 's', "
+            "now(), 'u', 'r', $1, '{}', ''::bytea, ''::bytea)", b_event[0].id)
+        other = EventStore(pg_pool, schema, "test")  # B: its own flusher
+        appending_b = asyncio.create_task(other.append("b", 0, b_event))
+        await blocked(pg_pool, "append_to_new_streams", 2)  # B holds position p
+        await a_held.commit()
+        await appending_a  # A committed position p+1
+        passed = await drain(follower)
+        await b_held.rollback()
+        await appending_b
+    assert passed == [], "the follower passed position p while B held it"
+    seen = await drain(follower)
+    assert [e.data["tag"] for e in seen] == ["b", "a"]
+    assert [e.position for e in seen] == sorted(e.position for e in seen)
+    await store.close()
+    await other.close()
 
 
 async def test_writer_processes_at_full_speed_a_follower_delivers_exactly_what_committed(
