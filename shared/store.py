@@ -142,6 +142,8 @@ class EventStore:
         self.schema = validate_schema_name(schema)
         self.source = source
         self.channel = f"{self.schema}_appended"  # PostgreSQL NOTIFY channel, see `appends()`
+        self._append_new_sql = (f"SELECT {self.schema}.append_to_new_streams("
+                                + ", ".join(f"${n}" for n in range(1, 25)) + ")")
         self._flushers = flushers
         self._max_batch_events = max_batch_events
         self._linger = linger
@@ -303,8 +305,7 @@ class EventStore:
         streams = sorted(heads)
         async with self.pool.acquire() as con:
             positions = await con.fetchval(
-                f"SELECT {self.schema}.append_to_new_streams("
-                + ", ".join(f"${n}" for n in range(1, 25)) + ")",
+                self._append_new_sql,
                 streams, [heads[s][0] for s in streams], [heads[s][1] for s in streams],
                 list(assumed), list(assumed.values()), self.channel,
                 *list(columns)[1:],  # (the position column: drawn by the statement)

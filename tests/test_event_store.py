@@ -9,6 +9,7 @@ import pytest
 from shared.envelope import GENESIS_HASH, NewEvent
 from shared.errors import ConcurrencyConflict, IdempotencyMismatch, StaleRead, StoreUnavailable
 from shared.store import ONE_STATEMENT_MAX_EVENTS, EventStore
+from tests.test_follower import blocked
 
 
 def events(n: int, **data) -> list[NewEvent]:
@@ -241,13 +242,7 @@ async def test_a_connection_lost_inside_the_one_statement_append_stores_nothing_
         await locker.execute(  # holds the statement after its heads, before its positions
             f"SELECT 1 FROM {store.schema}.streams WHERE stream_id = 'matter' FOR UPDATE")
         appending = asyncio.create_task(store.append("s", 0, appended, read={"matter": 1}))
-        for _ in range(500):
-            pid = await pg_pool.fetchval(
-                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE '%append_to_new_streams%'")
-            if pid:
-                break
-            await asyncio.sleep(0.01)
+        [pid] = await blocked(pg_pool, "append_to_new_streams", 1)
         await pg_pool.execute("SELECT pg_terminate_backend($1)", pid)
         with pytest.raises(StoreUnavailable):
             await appending

@@ -154,14 +154,14 @@ async def test_a_gap_held_by_a_younger_transaction_is_not_passed_while_it_runs(p
     await b.close()
 
 
-async def blocked(pool, query_part: str, count: int) -> None:
-    """Until `count` statements containing `query_part` wait for a lock."""
+async def blocked(pool, query_part: str, count: int) -> list[int]:
+    """Once `count` statements containing `query_part` wait for a lock: their backends' pids."""
     for _ in range(500):
-        waiting = await pool.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        waiting = await pool.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
             "AND query LIKE '%' || $1 || '%'", query_part)
-        if waiting >= count:
-            return
+        if len(waiting) >= count:
+            return [row["pid"] for row in waiting]
         await asyncio.sleep(0.01)
     raise AssertionError(f"no {count} statements waiting: {query_part}")
 
