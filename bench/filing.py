@@ -1,9 +1,10 @@
 """Filing applications over HTTP at fixed rates (issue 3's benchmark).
 
 Starts the platform as `jiedao up` does (embedded PostgreSQL and broker; every service as its
-own processes), loads the demo territory and catalogue, warms it up (3 s at 200/s, not
-measured), then offers filings to the intake API at fixed rates (open loop: each request is due
-at its own time, and its latency counts from that time, so a slow server cannot hide queueing).
+own processes), loads the demo territory and catalogue, then offers filings to the intake API
+at fixed rates (bench/load.py: open loop, each request due at its own time and its latency
+counted from that time, so a slow server cannot hide queueing; each rate's first 3 s not
+measured).
 Reports per rate: offered and achieved filings/s, p50/p99/max latency, errors. Results:
 bench/results/filing.json.
 
@@ -38,6 +39,7 @@ import psutil
 import uvloop
 
 from bench.infra import code_version, fetch_once
+from bench.load import RAMP_SECONDS, open_loop
 from bench.machine import machine
 from bench.watched import grid_points
 from deploy.demo import load_catalogue, load_territory
@@ -48,7 +50,6 @@ from shared.tokens import TokenSigner
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FLOOR_RATE, FLOOR_P99_MS = 1000.0, 100
-WARM_UP_RATE, WARM_UP_SECONDS = 200.0, 3.0
 
 
 async def filing_bodies(grid_url: str, intake_url: str, count: int,
@@ -153,10 +154,9 @@ CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
 
 async def offer(url: str, bodies: list[dict], rate: float, seconds: float,
                 headers: list[dict[str, str]] | None = None) -> dict:
-    """Open-loop load: request i is due at start + i / rate, sent then whether or not the
-    earlier ones have been answered (on a new connection if every open one is busy).
-    `headers[i]` go with `bodies[i]` (a token)."""
-    total = int(rate * seconds)
+    """Open-loop load (bench/load.py) of filings at `rate` for `seconds` after its ramp
+    (on a new connection when every open one is busy). `headers[i]` go with `bodies[i]`
+    (a token)."""
     latencies: list[float] = []
     slowest_by_second = [0.0] * (int(seconds) + 1)
     errors: dict[str, int] = {}
@@ -164,35 +164,25 @@ async def offer(url: str, bodies: list[dict], rate: float, seconds: float,
     lines = [header_lines(h) for h in headers or [{}]]
     client = KeepAliveClient(url)
 
-    async def one(i: int, due: float) -> None:
+    async def one(i: int, due: float, measured: bool) -> None:
         try:
             status = await client.post(payloads[i % len(payloads)], lines[i % len(lines)])
             if status != 201:
                 errors[str(status)] = errors.get(str(status), 0) + 1
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-        latency = time.perf_counter() - due
-        latencies.append(latency)
-        second = int(i / rate)
-        slowest_by_second[second] = max(slowest_by_second[second], latency)
+        if measured:
+            latency = time.perf_counter() - due
+            latencies.append(latency)
+            second = int(i / rate)
+            slowest_by_second[second] = max(slowest_by_second[second], latency)
 
-    start = time.perf_counter() + 0.2
-    in_flight: set[asyncio.Task[None]] = set()
-    for i in range(total):
-        due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(one(i, due))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
-    await asyncio.gather(*in_flight)
-    elapsed = time.perf_counter() - start
+    answered_per_s = await open_loop(rate, seconds, one)
     client.close()
     latencies.sort()
     return {
-        "offered_per_s": rate, "seconds": seconds, "requests": total,
-        "achieved_per_s": round(total / elapsed, 1),
+        "offered_per_s": rate, "seconds": seconds, "requests": len(latencies),
+        "achieved_per_s": round(answered_per_s, 1),
         "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
         "max_ms": round(latencies[-1] * 1000, 2),
@@ -229,10 +219,6 @@ def main() -> None:
                                                tokens.headers("auditor")))
             headers = [tokens.clerk(body) for body in bodies]
             asyncio.run(wait_for_replica(urls["intake"], bodies[0], headers[0]))
-            # Not measured: the first filings after a start pay for connections, caches and
-            # plans (a 440 ms first second at 500/s, most of that run's p99).
-            uvloop.run(offer(f"{urls['intake']}/applications", bodies, WARM_UP_RATE,
-                             WARM_UP_SECONDS, headers))
             if args.profile:
                 profile(supervisor.pids, f"{urls['intake']}/applications", bodies, headers,
                         args.profile, seconds, args.processes.split(","))
@@ -277,16 +263,17 @@ def floor_met(runs: list[dict]) -> bool:
 def profile(pids: dict[str, int], url: str, bodies: list[dict],
             headers: list[dict[str, str]], rate: float, seconds: float, names: list[str]
             ) -> None:
-    """Warm up, then offer `rate` filings/s while py-spy samples each of the processes
+    """Offer `rate` filings/s (after the ramp) while py-spy samples each of the processes
     `names`; write each one's heaviest functions (own samples, and samples with callees)."""
     unknown = sorted(set(names).difference(pids))
     if unknown:
         raise SystemExit(f"--processes: no process {', '.join(unknown)}; "
                          f"there are {', '.join(pids)}")
-    uvloop.run(offer(url, bodies, rate, 3.0, headers))
     out = {name: Path(tempfile.mkdtemp()) / f"{name}.txt" for name in names}
+    # --subprocesses: with several API processes, uvicorn's workers are the children
     spies = [subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
-                               str(pids[name]), "-d", str(int(seconds)), "-f", "raw",
+                               str(pids[name]), "--subprocesses",
+                               "-d", str(int(RAMP_SECONDS + seconds)), "-f", "raw",
                                "--nolineno", "-r", "200", "-o", str(out[name])],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for name in names]

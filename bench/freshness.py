@@ -47,6 +47,7 @@ from bench.filing import (
     write_results,
 )
 from bench.infra import code_version
+from bench.load import open_loop
 from bench.machine import machine
 from deploy.supervisor import Supervisor
 from deploy.up import infrastructure, process_specs, token_issuer
@@ -96,35 +97,27 @@ class Watcher:
 
 async def file_at_rate(url: str, payloads: list[tuple[bytes, bytes]], rate: float,
                        seconds: float, watcher: Watcher) -> dict:
-    """Open loop: filing i is due at start + i / rate, sent then whatever came before."""
+    """Open-loop filings (bench/load.py); those of the ramp are not watched."""
     client = KeepAliveClient(url)
     latencies: list[float] = []
     errors: dict[str, int] = {}
 
-    async def one(i: int, due: float) -> None:
+    async def one(i: int, due: float, measured: bool) -> None:
         try:
             status, answer = await client.exchange(*payloads[i % len(payloads)])
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
             return
-        if status == 201:
-            watcher.accepted(orjson.loads(answer)["stream_id"])
-        else:
+        if status != 201:
             errors[str(status)] = errors.get(str(status), 0) + 1
-        latencies.append(time.perf_counter() - due)
+        elif measured:
+            watcher.accepted(orjson.loads(answer)["stream_id"])
+            latencies.append(time.perf_counter() - due)
 
-    start = time.perf_counter() + 0.2
-    tasks = []
-    for i in range(int(rate * seconds)):
-        due = start + i / rate
-        if (delay := due - time.perf_counter()) > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i, due)))
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - start
+    answered_per_s = await open_loop(rate, seconds, one)
     client.close()
     latencies.sort()
-    return {"filings": len(tasks), "achieved_per_s": round(len(tasks) / elapsed, 1),
+    return {"filings": len(latencies), "achieved_per_s": round(answered_per_s, 1),
             "errors": errors,
             "filing_p99_ms": ms(latencies[int(len(latencies) * 0.99)]) if latencies else None}
 
@@ -191,7 +184,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rates", default=f"{IDLE_RATE},250,500,1000")
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--output", help="results file (default: bench/results/freshness.json)")
     parser.add_argument("--api-processes", type=int, default=1, metavar="N",

@@ -12,6 +12,8 @@ import asyncpg
 import httpx
 from shapely.geometry import shape
 
+from bench.load import open_loop
+
 if TYPE_CHECKING:
     from bench.filing import KeepAliveClient
 
@@ -50,11 +52,10 @@ async def grid_points(grid_url: str, reader: dict[str, str], *, streets: int = 6
 async def offer_watched(client: KeepAliveClient, payloads: list[bytes], headers: list[bytes],
                         rate: float, seconds: float, *, database_url: str,
                         created_id: Callable[[bytes], str], shown: str) -> dict:
-    """Open-loop load (request i due at start + i / rate, sent then whatever came before);
-    each accepted write's id (`created_id(answer body)`) is then watched until the query
-    `shown` (`$1`: the ids still pending; answers the ids it finds) returns it. Latencies
-    count from when a request was due."""
-    total = int(rate * seconds)
+    """Open-loop load (bench/load.py; the ramp's requests not measured); each accepted
+    write's id (`created_id(answer body)`) is then watched until the query `shown` (`$1`:
+    the ids still pending; answers the ids it finds) returns it. Latencies count from when a
+    request was due."""
     due_of: dict[str, float] = {}
     seen: dict[str, float] = {}
     pending: set[str] = set()  # accepted, not yet seen
@@ -85,31 +86,22 @@ async def offer_watched(client: KeepAliveClient, payloads: list[bytes], headers:
         finally:
             await con.close()
 
-    async def one(i: int, due: float) -> None:
+    async def one(i: int, due: float, measured: bool) -> None:
         try:
             status, body = await client.exchange(payloads[i % len(payloads)],
                                                  headers[i % len(headers)])
-            if status in (200, 201):
+            if status not in (200, 201):
+                errors[str(status)] = errors.get(str(status), 0) + 1
+            elif measured:
                 due_of[created := created_id(body)] = due
                 pending.add(created)
-            else:
-                errors[str(status)] = errors.get(str(status), 0) + 1
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-        posted.append(time.perf_counter() - due)
+        if measured:
+            posted.append(time.perf_counter() - due)
 
     watcher = asyncio.create_task(watch())
-    start = time.perf_counter() + 0.2
-    in_flight: set[asyncio.Task[None]] = set()
-    for i in range(total):
-        due = start + i / rate
-        if (delay := due - time.perf_counter()) > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(one(i, due))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
-    await asyncio.gather(*in_flight)
-    elapsed = time.perf_counter() - start
+    answered_per_s = await open_loop(rate, seconds, one)
     settle_until = time.perf_counter() + SETTLE_SECONDS
     while len(seen) < len(due_of) and time.perf_counter() < settle_until:
         await asyncio.sleep(0.1)
@@ -118,8 +110,8 @@ async def offer_watched(client: KeepAliveClient, payloads: list[bytes], headers:
     client.close()
     visible = sorted(seen[i] - due for i, due in due_of.items() if i in seen)
     posted.sort()
-    return {"offered_per_s": rate, "seconds": seconds, "requests": total,
-            "achieved_per_s": round(total / elapsed, 1),
+    return {"offered_per_s": rate, "seconds": seconds, "requests": len(posted),
+            "achieved_per_s": round(answered_per_s, 1),
             "post_p50_ms": quantile_ms(posted, 0.5), "post_p99_ms": quantile_ms(posted, 0.99),
             "visible": len(visible), "never_visible": len(due_of) - len(visible),
             "p50_ms": quantile_ms(visible, 0.5), "p99_ms": quantile_ms(visible, 0.99),
