@@ -12,7 +12,7 @@ The platform is run twice on the same servers: first with the settings of before
 (`--baseline`: Faust's hard-coded 1,500 ms fetch wait, the relay's 20 ms linger), then
 with the current defaults (shared/settings.py). Results: bench/results/freshness.json.
 
-    .venv/bin/python -m bench.freshness               # both settings, ~4 minutes
+    .venv/bin/python -m bench.freshness               # both settings, ~7 minutes
     .venv/bin/python -m bench.freshness --quick       # current settings, short
     .venv/bin/python -m bench.freshness --api-processes 2   # two intake API processes
 """
