@@ -114,7 +114,8 @@ class KeepAliveClient:
         self.url = url
         self.content_type = content_type.encode()
         self.host, self.port, self.path = parts.hostname, parts.port, parts.path.encode()
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        # (reader, writer, idle since), the most recently used last
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self.opened: list[asyncio.StreamWriter] = []
 
     async def post(self, body: bytes, headers: bytes = b"") -> int:
@@ -123,10 +124,15 @@ class KeepAliveClient:
     async def exchange(self, body: bytes, headers: bytes = b"") -> tuple[int, bytes]:
         """POST `body` (with `headers`: `Name: value\r\n` lines); the answer's status and
         body."""
-        while self.idle and self.idle[-1][0].at_eof():  # closed by the server when idle
+        # Not reused: one the server closed, or one so long idle that the server may be
+        # closing it as we send (uvicorn closes a connection idle for 5 s: the race resets it).
+        stale = time.perf_counter() - REUSE_IDLE_SECONDS
+        while self.idle and self.idle[0][2] < stale:
+            self.idle.pop(0)[1].close()
+        while self.idle and self.idle[-1][0].at_eof():
             self.idle.pop()[1].close()
         if self.idle:
-            reader, writer = self.idle.pop()
+            reader, writer, _ = self.idle.pop()
         else:
             reader, writer = await asyncio.open_connection(self.host, self.port)
             self.opened.append(writer)
@@ -137,7 +143,7 @@ class KeepAliveClient:
         head = await reader.readuntil(b"\r\n\r\n")
         length = CONTENT_LENGTH.search(head)
         answer = await reader.readexactly(int(length[1]) if length else 0)
-        self.idle.append((reader, writer))
+        self.idle.append((reader, writer, time.perf_counter()))
         return int(head[9:12]), answer
 
     def close(self) -> None:
@@ -150,6 +156,7 @@ def header_lines(headers: dict[str, str]) -> bytes:
 
 
 CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
+REUSE_IDLE_SECONDS = 4.0  # under uvicorn's keep-alive timeout (5 s)
 
 
 async def offer(url: str, bodies: list[dict], rate: float, seconds: float,
