@@ -73,6 +73,15 @@ async def drain(follower: LogFollower, rounds: int = 5) -> list:
     return seen
 
 
+async def b_then_a(follower: LogFollower, passed: list) -> None:
+    """What the follower must do in the interleavings below: pass nothing while B holds p,
+    then deliver B's event and A's, in position order."""
+    assert passed == [], "the follower passed position p while B held it"
+    seen = await drain(follower)
+    assert [e.data["tag"] for e in seen] == ["b", "a"]
+    assert [e.position for e in seen] == sorted(e.position for e in seen)
+
+
 async def test_many_concurrent_appenders_one_follower_sees_each_event_once_in_order(store):
     follower, seen = LogFollower(store), []
     writers_done = asyncio.Event()
@@ -146,10 +155,7 @@ async def test_a_gap_held_by_a_younger_transaction_is_not_passed_while_it_runs(p
         a.release.set()
         b.release.set()
         await appending_b
-    assert passed == [], "the follower passed position p while B held it"
-    seen = await drain(follower)
-    assert [e.data["tag"] for e in seen] == ["b", "a"]
-    assert [e.position for e in seen] == sorted(e.position for e in seen)
+    await b_then_a(follower, passed)
     await a.close()
     await b.close()
 
@@ -199,10 +205,7 @@ async def test_the_same_interleaving_through_the_one_statement_append_of_new_str
         passed = await drain(follower)
         await b_held.rollback()
         await appending_b
-    assert passed == [], "the follower passed position p while B held it"
-    seen = await drain(follower)
-    assert [e.data["tag"] for e in seen] == ["b", "a"]
-    assert [e.position for e in seen] == sorted(e.position for e in seen)
+    await b_then_a(follower, passed)
     await store.close()
     await other.close()
 
